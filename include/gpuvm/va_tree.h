@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Copyright (c) 2026 The libgpuvm authors
+ */
+#ifndef GPUVM_VA_TREE_H
+#define GPUVM_VA_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gpuvm/compiler.h>
+
+/*
+ * DOC: The VA tree
+ *
+ * An ordered map from a 64-bit key (a mapping's start address) to a pointer,
+ * built as a B+tree: 512-byte nodes, keys stored next to each other so that a
+ * search touches few cache lines, leaves linked for in-order walks. At 10^6
+ * entries it is four levels deep where a binary tree is twenty.
+ *
+ * The tree never overlaps ranges itself: the VM layer keeps mappings disjoint
+ * and uses the tree for "last entry at or below an address" and "first entry
+ * at or above an address".
+ *
+ * Allocation. Removal never allocates. Insertion needs a new node only when a
+ * node on its path is full; it takes such nodes from the tree's pool of spare
+ * nodes and asks the allocator only when the pool is empty. Removal puts
+ * emptied nodes back in the pool. A path that must not allocate (immediate
+ * mode's run path, a fence-signalling section) first reserves, from a context
+ * that may allocate, gpuvm_va_tree_insert_cost() nodes per insert it will
+ * make; reservations add up, so several queued jobs can each reserve their
+ * worst case, and each releases what it reserved once it has run. While
+ * reservations are outstanding, every insert must be covered by one.
+ *
+ * Cursors. A cursor names a position; it stays valid until the next insert or
+ * removal (the tree's sequence number changes). Callers that modify the tree
+ * while walking it re-seek by key, which is what the VM's removal-safe
+ * iterators do.
+ *
+ * Locking. None inside: the caller serialises every call on a tree (the VM's
+ * tree lock). Lookups and cursor moves do not write to the tree, so several
+ * readers may run concurrently under a read lock.
+ */
+
+struct gpuvm_va_tree_node;
+
+/**
+ * struct gpuvm_va_tree - a B+tree keyed by 64-bit address
+ * @root: the root node, NULL while empty
+ * @spare: the pool of spare nodes (a singly-linked list)
+ * @seq: changes on every insert and removal; cursors compare against it
+ * @count: entries in the tree
+ * @nr_nodes: nodes in the tree (spares excluded)
+ * @nr_spare: nodes in the pool
+ * @reserved: nodes promised to outstanding reservations
+ * @height: levels (0 while empty, 1 when the root is a leaf)
+ */
+struct gpuvm_va_tree {
+	struct gpuvm_va_tree_node *root;
+	struct gpuvm_va_tree_node *spare;
+	uint64_t seq;
+	size_t count;
+	size_t nr_nodes;
+	size_t nr_spare;
+	size_t reserved;
+	unsigned int height;
+};
+
+/**
+ * struct gpuvm_va_tree_cursor - a position in a tree
+ * @leaf: the leaf holding the entry
+ * @idx: the entry's index in @leaf
+ * @seq: the tree's sequence number when the cursor was placed
+ */
+struct gpuvm_va_tree_cursor {
+	struct gpuvm_va_tree_node *leaf;
+	unsigned int idx;
+	uint64_t seq;
+};
+
+/**
+ * gpuvm_va_tree_init() - initialise an empty tree
+ * @tree: the tree
+ *
+ * Does not allocate.
+ */
+GPUVM_EXPORT void gpuvm_va_tree_init(struct gpuvm_va_tree *tree);
+
+/**
+ * gpuvm_va_tree_fini() - free every node of a tree and its pool
+ * @tree: the tree; the values it still holds belong to the caller
+ *
+ * Afterwards the tree is empty and may be initialised again.
+ */
+GPUVM_EXPORT void gpuvm_va_tree_fini(struct gpuvm_va_tree *tree);
+
+/**
+ * gpuvm_va_tree_insert() - add an entry
+ * @tree: the tree
+ * @key: the key; must not be present
+ * @val: the value, not NULL
+ *
+ * Takes the nodes it needs from the pool, allocating only if the pool runs
+ * short, and only before it changes anything.
+ *
+ * Return: 0, -EEXIST if @key is present, -EINVAL if @val is NULL, -ENOMEM if a
+ * node could not be allocated (the tree is unchanged).
+ */
+GPUVM_EXPORT int gpuvm_va_tree_insert(struct gpuvm_va_tree *tree, uint64_t key,
+				      void *val);
+
+/**
+ * gpuvm_va_tree_remove() - remove the entry with @key
+ * @tree: the tree
+ * @key: the key
+ *
+ * Never allocates; emptied nodes go back to the pool.
+ *
+ * Return: the removed value, or NULL if @key is absent.
+ */
+GPUVM_EXPORT void *gpuvm_va_tree_remove(struct gpuvm_va_tree *tree,
+					uint64_t key);
+
+/**
+ * gpuvm_va_tree_lookup() - find the entry with exactly @key
+ * @tree: the tree
+ * @key: the key
+ *
+ * Return: its value, or NULL.
+ */
+GPUVM_EXPORT void *gpuvm_va_tree_lookup(const struct gpuvm_va_tree *tree,
+					uint64_t key);
+
+/**
+ * gpuvm_va_tree_seek_le() - place a cursor on the last entry with key <= @key
+ * @tree: the tree
+ * @key: the bound
+ * @cur: the cursor to place
+ *
+ * Return: true if such an entry exists; otherwise @cur is unusable.
+ */
+GPUVM_EXPORT bool gpuvm_va_tree_seek_le(const struct gpuvm_va_tree *tree,
+					uint64_t key,
+					struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_seek_ge() - place a cursor on the first entry with key >= @key
+ * @tree: the tree
+ * @key: the bound
+ * @cur: the cursor to place
+ *
+ * Return: true if such an entry exists; otherwise @cur is unusable.
+ */
+GPUVM_EXPORT bool gpuvm_va_tree_seek_ge(const struct gpuvm_va_tree *tree,
+					uint64_t key,
+					struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_first() - place a cursor on the lowest entry
+ * @tree: the tree
+ * @cur: the cursor to place
+ *
+ * Return: false if the tree is empty.
+ */
+GPUVM_EXPORT bool gpuvm_va_tree_first(const struct gpuvm_va_tree *tree,
+				      struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_last() - place a cursor on the highest entry
+ * @tree: the tree
+ * @cur: the cursor to place
+ *
+ * Return: false if the tree is empty.
+ */
+GPUVM_EXPORT bool gpuvm_va_tree_last(const struct gpuvm_va_tree *tree,
+				     struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_next() - move a valid cursor to the next entry
+ * @cur: a cursor placed since the tree last changed
+ *
+ * Return: false (and @cur unusable) if it was on the highest entry.
+ */
+GPUVM_EXPORT bool gpuvm_va_tree_next(struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_prev() - move a valid cursor to the previous entry
+ * @cur: a cursor placed since the tree last changed
+ *
+ * Return: false (and @cur unusable) if it was on the lowest entry.
+ */
+GPUVM_EXPORT bool gpuvm_va_tree_prev(struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_cursor_key() - the key under a valid cursor
+ * @cur: the cursor
+ *
+ * Return: the key.
+ */
+GPUVM_EXPORT uint64_t
+gpuvm_va_tree_cursor_key(const struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_cursor_val() - the value under a valid cursor
+ * @cur: the cursor
+ *
+ * Return: the value.
+ */
+GPUVM_EXPORT void *
+gpuvm_va_tree_cursor_val(const struct gpuvm_va_tree_cursor *cur);
+
+/**
+ * gpuvm_va_tree_cursor_valid() - whether the tree changed since @cur was placed
+ * @tree: the tree
+ * @cur: the cursor
+ *
+ * Return: true if @cur may still be used.
+ */
+static inline bool
+gpuvm_va_tree_cursor_valid(const struct gpuvm_va_tree *tree,
+			   const struct gpuvm_va_tree_cursor *cur)
+{
+	return cur->seq == tree->seq;
+}
+
+/**
+ * gpuvm_va_tree_insert_cost() - worst-case nodes one insert may take
+ * @tree: the tree
+ *
+ * Covers a split at every level, a new root, and one level of growth that
+ * other reserved inserts may cause before this one runs.
+ *
+ * Return: the number of nodes to reserve per insert.
+ */
+GPUVM_EXPORT size_t gpuvm_va_tree_insert_cost(const struct gpuvm_va_tree *tree);
+
+/**
+ * gpuvm_va_tree_reserve() - guarantee nodes for inserts that must not allocate
+ * @tree: the tree
+ * @nodes: how many nodes to add to the reservation
+ *
+ * Context: may allocate; serialised with every other call on @tree.
+ *
+ * Return: 0, or -ENOMEM with the reservation and the pool unchanged.
+ */
+GPUVM_EXPORT int gpuvm_va_tree_reserve(struct gpuvm_va_tree *tree,
+				       size_t nodes);
+
+/**
+ * gpuvm_va_tree_unreserve() - give back a reservation once its inserts ran
+ * @tree: the tree
+ * @nodes: the amount passed to gpuvm_va_tree_reserve()
+ *
+ * Frees spare nodes beyond what outstanding reservations need.
+ *
+ * Context: may free memory; serialised with every other call on @tree.
+ */
+GPUVM_EXPORT void gpuvm_va_tree_unreserve(struct gpuvm_va_tree *tree,
+					  size_t nodes);
+
+/**
+ * gpuvm_va_tree_prealloc() - make sure the pool holds at least @nodes nodes
+ * @tree: the tree
+ * @nodes: the pool size wanted, whatever is reserved
+ *
+ * For an operation that must be all-or-nothing across several inserts
+ * (a remap): it secures the worst case first. Allocates only the shortfall,
+ * so a path whose inserts are covered by a reservation never allocates here.
+ *
+ * Return: 0, or -ENOMEM with the pool unchanged.
+ */
+GPUVM_EXPORT int gpuvm_va_tree_prealloc(struct gpuvm_va_tree *tree,
+					size_t nodes);
+
+/**
+ * gpuvm_va_tree_trim() - free the spare nodes no reservation needs
+ * @tree: the tree
+ */
+GPUVM_EXPORT void gpuvm_va_tree_trim(struct gpuvm_va_tree *tree);
+
+/**
+ * gpuvm_va_tree_node_size() - the bytes of one node
+ *
+ * Return: sizeof the node, for memory accounting.
+ */
+GPUVM_EXPORT size_t gpuvm_va_tree_node_size(void);
+
+/**
+ * gpuvm_va_tree_check() - verify every invariant of a tree
+ * @tree: the tree
+ * @msg: receives a description of the first broken invariant (may be NULL)
+ * @len: size of @msg
+ *
+ * Checks key order within and across nodes, separator keys, fill bounds,
+ * uniform leaf depth, the leaf chain in both directions, and the counters.
+ * O(n); for tests and debug builds.
+ *
+ * Return: 0 if the tree is sound, -EUCLEAN otherwise.
+ */
+GPUVM_EXPORT int gpuvm_va_tree_check(const struct gpuvm_va_tree *tree,
+				     char *msg, size_t len);
+
+#endif /* GPUVM_VA_TREE_H */

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Copyright (c) 2026 The libgpuvm authors
+ */
+#ifndef GPUVM_VM_INTERNAL_H
+#define GPUVM_VM_INTERNAL_H
+
+#include <stdlib.h>
+
+#include <gpuvm/gpuvm.h>
+
+#include "base/alloc_internal.h"
+
+/* True if a + b does not fit in 64 bits. */
+static inline bool gpuvm_add_overflows(uint64_t a, uint64_t b)
+{
+	return a + b < a;
+}
+
+/*
+ * With -Dparanoid=true every mutating call re-checks the whole VM, the way
+ * Mesa's util_vma_heap validates itself in debug builds. O(n) per call.
+ */
+#ifdef GPUVM_PARANOID
+void gpuvm_paranoid_check(const struct gpuvm *vm, const char *where);
+#define GPUVM_PARANOID_CHECK(vm) gpuvm_paranoid_check((vm), __func__)
+#else
+#define GPUVM_PARANOID_CHECK(vm) ((void)(vm))
+#endif
+
+#endif /* GPUVM_VM_INTERNAL_H */
