@@ -313,7 +313,8 @@ struct gpuvm {
 GPUVM_EXPORT int gpuvm_init(struct gpuvm *vm, const char *name, uint32_t flags,
 			    struct gpuvm_gem *r_obj, uint64_t start,
 			    uint64_t range, uint64_t reserve_offset,
-			    uint64_t reserve_range, const struct gpuvm_ops *ops);
+			    uint64_t reserve_range,
+			    const struct gpuvm_ops *ops);
 
 /**
  * gpuvm_get() - take a reference on a VM

@@ -61,8 +61,8 @@ static inline void gpuvm_kref_init(struct gpuvm_kref *kref)
  */
 static inline unsigned int gpuvm_kref_read(const struct gpuvm_kref *kref)
 {
-	return atomic_load_explicit(
-		(atomic_uint *)(void *)&kref->refcount, memory_order_relaxed);
+	return atomic_load_explicit((atomic_uint *)(void *)&kref->refcount,
+				    memory_order_relaxed);
 }
 
 /**

@@ -138,7 +138,8 @@ static inline void gpuvm_list_splice_tail_init(struct gpuvm_list_head *from,
 }
 
 /** gpuvm_list_entry() - the entry of type @type that embeds link @ptr */
-#define gpuvm_list_entry(ptr, type, member) gpuvm_container_of(ptr, type, member)
+#define gpuvm_list_entry(ptr, type, member)                                    \
+	gpuvm_container_of(ptr, type, member)
 
 /** gpuvm_list_first_entry() - the first entry of a non-empty list */
 #define gpuvm_list_first_entry(head, type, member)                             \
@@ -180,8 +181,8 @@ static inline void gpuvm_list_splice_tail_init(struct gpuvm_list_head *from,
 #define gpuvm_list_for_each_entry_safe(pos, n, head, type, member)             \
 	for ((pos) = gpuvm_list_entry((head)->next, type, member),             \
 	    (n) = gpuvm_list_entry((pos)->member.next, type, member);          \
-	     &(pos)->member != (head);                                         \
-	     (pos) = (n), (n) = gpuvm_list_entry((n)->member.next, type, member))
+	     &(pos)->member != (head); (pos) = (n),                            \
+	    (n) = gpuvm_list_entry((n)->member.next, type, member))
 
 /**
  * gpuvm_list_for_each_entry_reverse() - walk the entries backwards

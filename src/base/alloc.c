@@ -106,8 +106,7 @@ void gpuvm_alloc_fail_nth(uint64_t nth, bool sticky)
 
 bool gpuvm_alloc_fail_pending(void)
 {
-	return atomic_load_explicit(&fail_countdown, memory_order_relaxed) !=
-	       0;
+	return atomic_load_explicit(&fail_countdown, memory_order_relaxed) != 0;
 }
 
 /* Warnings. The handler is set before threads start (documented). */

@@ -26,10 +26,10 @@ __attribute__((format(printf, 1, 2)))
 void gpuvm_warn(const char *fmt, ...);
 
 #if defined(__GNUC__)
-#define gpuvm_likely(x) __builtin_expect(!!(x), 1)
+#define gpuvm_likely(x)	  __builtin_expect(!!(x), 1)
 #define gpuvm_unlikely(x) __builtin_expect(!!(x), 0)
 #else
-#define gpuvm_likely(x) (x)
+#define gpuvm_likely(x)	  (x)
 #define gpuvm_unlikely(x) (x)
 #endif
 

@@ -96,8 +96,7 @@ static int sm_map_walk(struct gpuvm *vm, struct sm_sink *sink,
 	if (!gpuvm_range_valid(vm, addr, range))
 		return -EINVAL;
 
-	gpuvm_for_each_va_range_safe(va, &it, vm, addr, end)
-	{
+	gpuvm_for_each_va_range_safe(va, &it, vm, addr, end) {
 		const uint64_t va_addr = va->va.addr;
 		const uint64_t va_range = va->va.range;
 		const uint64_t va_end = va_addr + va_range;
@@ -158,14 +157,14 @@ static int sm_unmap_walk(struct gpuvm *vm, struct sm_sink *sink, uint64_t addr,
 	if (!gpuvm_range_valid(vm, addr, range))
 		return -EINVAL;
 
-	gpuvm_for_each_va_range_safe(va, &it, vm, addr, end)
-	{
+	gpuvm_for_each_va_range_safe(va, &it, vm, addr, end) {
 		const uint64_t va_addr = va->va.addr;
 		const uint64_t va_end = va_addr + va->va.range;
 		struct gpuvm_gem *const va_obj = va->gem.obj;
 		const uint64_t va_off = va->gem.offset;
 		struct gpuva_op_map p, n;
-		bool has_prev = va_addr < addr, has_next = va_end > end;
+		const bool has_prev = va_addr < addr;
+		const bool has_next = va_end > end;
 
 		if (has_prev)
 			piece(&p, va_addr, addr - va_addr, va_obj, va_off);
@@ -285,9 +284,8 @@ static int list_step(struct sm_sink *sink, struct gpuva_op *src)
 					     sizeof(*src->remap.prev), &failed);
 		op->remap.next = dup_or_null(src->remap.next,
 					     sizeof(*src->remap.next), &failed);
-		op->remap.unmap = dup_or_null(src->remap.unmap,
-					      sizeof(*src->remap.unmap),
-					      &failed);
+		op->remap.unmap = dup_or_null(
+			src->remap.unmap, sizeof(*src->remap.unmap), &failed);
 		if (failed) {
 			remap_free(&op->remap);
 			op_free(s->vm, op);
@@ -317,8 +315,7 @@ void gpuva_ops_free(struct gpuvm *vm, struct gpuva_ops *ops)
 
 	if (!ops)
 		return;
-	gpuva_for_each_op_safe(op, next, ops)
-	{
+	gpuva_for_each_op_safe(op, next, ops) {
 		gpuvm_list_del(&op->entry);
 		if (op->op == GPUVA_OP_REMAP)
 			remap_free(&op->remap);
@@ -378,8 +375,8 @@ static int walk_prefetch(struct sm_list_sink *sink, const void *arg)
 
 	if (!a->range || gpuvm_add_overflows(a->addr, a->range))
 		return -EINVAL;
-	gpuvm_for_each_va_range(va, &it, sink->vm, a->addr, a->addr + a->range)
-	{
+	gpuvm_for_each_va_range(va, &it, sink->vm, a->addr,
+				a->addr + a->range) {
 		memset(&op, 0, sizeof(op));
 		op.op = GPUVA_OP_PREFETCH;
 		op.prefetch.va = va;

@@ -44,8 +44,7 @@ static bool in_kernel_node(const struct gpuvm *vm, uint64_t addr,
 bool gpuvm_range_valid(const struct gpuvm *vm, uint64_t addr, uint64_t range)
 {
 	return range && !gpuvm_add_overflows(addr, range) &&
-	       in_mm_range(vm, addr, range) &&
-	       !in_kernel_node(vm, addr, range);
+	       in_mm_range(vm, addr, range) && !in_kernel_node(vm, addr, range);
 }
 
 int gpuvm_init(struct gpuvm *vm, const char *name, uint32_t flags,
@@ -109,8 +108,9 @@ static void vm_release(struct gpuvm_kref *kref)
 	if (vm->kernel_alloc_node.va.range)
 		gpuvm_va_tree_remove(&vm->tree, vm->kernel_alloc_node.va.addr);
 	if (vm->tree.count)
-		gpuvm_warn("VM '%s' destroyed with %zu mapping(s) still present",
-			   vm->name, vm->tree.count);
+		gpuvm_warn(
+			"VM '%s' destroyed with %zu mapping(s) still present",
+			vm->name, vm->tree.count);
 	if (vm->tree.reserved)
 		gpuvm_warn("VM '%s' destroyed with %zu tree node(s) still "
 			   "reserved",
@@ -163,8 +163,7 @@ struct gpuva *gpuva_find_first(const struct gpuvm *vm, uint64_t addr,
 	return find_first_incl(vm, addr, addr + range - 1, &cur);
 }
 
-bool gpuvm_interval_empty(const struct gpuvm *vm, uint64_t addr,
-			  uint64_t range)
+bool gpuvm_interval_empty(const struct gpuvm *vm, uint64_t addr, uint64_t range)
 {
 	return !gpuva_find_first(vm, addr, range);
 }
@@ -269,8 +268,8 @@ int gpuva_remap(struct gpuva *prev, struct gpuva *next,
 	 * mapping leaves the tree. A covered run path has them in the pool
 	 * already, so this allocates nothing there.
 	 */
-	ret = gpuvm_va_tree_prealloc(&vm->tree,
-				     pieces * gpuvm_va_tree_insert_cost(&vm->tree));
+	ret = gpuvm_va_tree_prealloc(
+		&vm->tree, pieces * gpuvm_va_tree_insert_cost(&vm->tree));
 	if (ret)
 		return ret;
 
@@ -299,9 +298,10 @@ void gpuva_op_remap_to_unmap_range(const struct gpuva_op_remap *op,
 				   uint64_t *start_addr, uint64_t *range)
 {
 	const struct gpuva *va = op->unmap->va;
-	uint64_t start = op->prev ? op->prev->va.addr + op->prev->va.range
-				  : va->va.addr;
-	uint64_t end = op->next ? op->next->va.addr : va->va.addr + va->va.range;
+	uint64_t start =
+		op->prev ? op->prev->va.addr + op->prev->va.range : va->va.addr;
+	uint64_t end =
+		op->next ? op->next->va.addr : va->va.addr + va->va.range;
 
 	*start_addr = start;
 	*range = end - start;
@@ -323,7 +323,8 @@ void gpuvm_va_unreserve(struct gpuvm *vm, size_t nodes)
 
 void gpuvm_get_stats(const struct gpuvm *vm, struct gpuvm_stats *stats)
 {
-	stats->nr_va = vm->tree.count - (vm->kernel_alloc_node.va.range ? 1 : 0);
+	stats->nr_va =
+		vm->tree.count - (vm->kernel_alloc_node.va.range ? 1 : 0);
 	stats->tree_nodes = vm->tree.nr_nodes;
 	stats->tree_spare = vm->tree.nr_spare;
 	stats->tree_height = vm->tree.height;
