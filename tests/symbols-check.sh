@@ -19,7 +19,8 @@ trap 'rm -rf "$tmp"' EXIT
 	-e '^_edata$' -e '^__bss_start$' | sort -u >"$tmp/exported"
 grep -v -e '^#' -e '^$' "$list" | sort -u >"$tmp/listed"
 # Declarations: GPUVM_EXPORT ... name( possibly after a line break.
-cat "$incdir"/*.h | tr '\n' ' ' | grep -o 'GPUVM_EXPORT[^;(]*(' |
+# compiler.h defines the macro itself and is skipped.
+ls "$incdir"/*.h | grep -v '/compiler\.h$' | xargs cat | tr '\n' ' ' | grep -o 'GPUVM_EXPORT[^;(]*(' |
 	sed -e 's/($//' -e 's/.*[ *]//' | sort -u >"$tmp/declared"
 
 status=0

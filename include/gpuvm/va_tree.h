@@ -17,7 +17,7 @@
  * An ordered map from a 64-bit key (a mapping's start address) to a pointer,
  * built as a B+tree: 512-byte nodes, keys stored next to each other so that a
  * search touches few cache lines, leaves linked for in-order walks. At 10^6
- * entries it is four levels deep where a binary tree is twenty.
+ * entries it is five levels deep where a binary tree is twenty.
  *
  * The tree never overlaps ranges itself: the VM layer keeps mappings disjoint
  * and uses the tree for "last entry at or below an address" and "first entry
@@ -109,6 +109,34 @@ GPUVM_EXPORT void gpuvm_va_tree_fini(struct gpuvm_va_tree *tree);
  */
 GPUVM_EXPORT int gpuvm_va_tree_insert(struct gpuvm_va_tree *tree, uint64_t key,
 				      void *val);
+
+/**
+ * typedef gpuvm_va_tree_last_fn - the last address covered by a value
+ * @val: a value stored with gpuvm_va_tree_insert_range()
+ *
+ * Return: the inclusive end of the range @val stands for.
+ */
+typedef uint64_t (*gpuvm_va_tree_last_fn)(const void *val);
+
+/**
+ * gpuvm_va_tree_insert_range() - add an entry for a range, refusing overlaps
+ * @tree: the tree, holding disjoint ranges keyed by their start
+ * @key: the first address of the range
+ * @last: the last address of the range (inclusive), not below @key
+ * @val: the value, not NULL
+ * @last_of: gives the last address of a value already in the tree
+ *
+ * The tree then works as a map of disjoint ranges. The overlap test looks at
+ * the two neighbours of the insert position, which the insert's own descent
+ * reaches, so it costs no second lookup.
+ *
+ * Return: 0, -EEXIST if [@key, @last] overlaps an entry's range, -EINVAL for
+ * @last below @key or a NULL @val or @last_of, -ENOMEM (tree unchanged).
+ */
+GPUVM_EXPORT int gpuvm_va_tree_insert_range(struct gpuvm_va_tree *tree,
+					    uint64_t key, uint64_t last,
+					    void *val,
+					    gpuvm_va_tree_last_fn last_of);
 
 /**
  * gpuvm_va_tree_remove() - remove the entry with @key

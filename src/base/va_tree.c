@@ -62,15 +62,17 @@
  * that many, and only then modifies the tree taking nodes from the pool. So an
  * allocation failure leaves the tree untouched, and a reservation made earlier
  * guarantees that no allocation happens at all. Removal never allocates or
- * frees: nodes it empties go to the pool. The pool is trimmed back by
- * gpuvm_va_tree_trim() and gpuvm_va_tree_unreserve(), and, when nothing is
+ * frees: nodes it empties go to the pool. Reservations are a floor, not an
+ * earmark: inserts draw on the pool without touching @reserved, and only
+ * gpuvm_va_tree_unreserve() lowers it. The pool is trimmed back to that floor
+ * by gpuvm_va_tree_trim() and gpuvm_va_tree_unreserve(), and, when nothing is
  * reserved, by an insert that finds the pool much larger than the tree can
  * use (after mass removals).
  */
 
-#define LEAF_CAP 30
+#define LEAF_CAP  30
 #define INNER_CAP 31 /* children; INNER_CAP - 1 separator keys */
-#define LEAF_MIN (LEAF_CAP / 2)
+#define LEAF_MIN  (LEAF_CAP / 2)
 #define INNER_MIN (INNER_CAP / 2)
 /* Children the new right node gets when an inner node splits on an edge. */
 #define INNER_EDGE 2
@@ -100,13 +102,12 @@ struct gpuvm_va_tree_node {
 	};
 };
 
-typedef struct gpuvm_va_tree_node node_t;
-
-_Static_assert(sizeof(node_t) <= 512, "VA tree nodes must fit 512 bytes");
+_Static_assert(sizeof(struct gpuvm_va_tree_node) <= 512,
+	       "VA tree nodes must fit 512 bytes");
 
 /* A descent: the node at each depth and the child taken from it. */
 struct path {
-	node_t *node[MAX_HEIGHT];
+	struct gpuvm_va_tree_node *node[MAX_HEIGHT];
 	unsigned int idx[MAX_HEIGHT];
 };
 
@@ -148,24 +149,43 @@ static inline unsigned int count_lt(const uint64_t *keys, unsigned int n,
 	return (unsigned int)(base - keys) + (*base < key);
 }
 
-static inline node_t *child_for(const node_t *n, uint64_t key)
+/*
+ * At 10^6 entries the lower levels live in DRAM. A binary search over a cold
+ * node would take one dependent miss per cache line it probes; asking for all
+ * of the node's lines at once turns that into about one miss per level.
+ */
+static inline void prefetch_node(const struct gpuvm_va_tree_node *n)
+{
+#if defined(__GNUC__)
+	for (size_t off = 0; off < sizeof(*n); off += 64)
+		__builtin_prefetch((const char *)n + off);
+#else
+	(void)n;
+#endif
+}
+
+static inline struct gpuvm_va_tree_node *
+child_for(const struct gpuvm_va_tree_node *n, uint64_t key)
 {
 	return n->i.child[count_le(n->i.keys, n->nr - 1, key)];
 }
 
-static const node_t *find_leaf(const struct gpuvm_va_tree *tree, uint64_t key)
+static const struct gpuvm_va_tree_node *
+find_leaf(const struct gpuvm_va_tree *tree, uint64_t key)
 {
-	const node_t *n = tree->root;
+	const struct gpuvm_va_tree_node *n = tree->root;
 
-	for (unsigned int d = 1; d < tree->height; d++)
+	for (unsigned int d = 1; d < tree->height; d++) {
 		n = child_for(n, key);
+		prefetch_node(n);
+	}
 	return n;
 }
 
-static node_t *find_leaf_path(struct gpuvm_va_tree *tree, uint64_t key,
-			      struct path *p)
+static struct gpuvm_va_tree_node *find_leaf_path(struct gpuvm_va_tree *tree,
+						 uint64_t key, struct path *p)
 {
-	node_t *n = tree->root;
+	struct gpuvm_va_tree_node *n = tree->root;
 	unsigned int d;
 
 	for (d = 0; d + 1 < tree->height; d++) {
@@ -174,6 +194,7 @@ static node_t *find_leaf_path(struct gpuvm_va_tree *tree, uint64_t key,
 		p->node[d] = n;
 		p->idx[d] = i;
 		n = n->i.child[i];
+		prefetch_node(n);
 	}
 	p->node[d] = n;
 	return n;
@@ -181,16 +202,16 @@ static node_t *find_leaf_path(struct gpuvm_va_tree *tree, uint64_t key,
 
 /* The pool. */
 
-static void pool_put(struct gpuvm_va_tree *tree, node_t *n)
+static void pool_put(struct gpuvm_va_tree *tree, struct gpuvm_va_tree_node *n)
 {
 	n->spare_next = tree->spare;
 	tree->spare = n;
 	tree->nr_spare++;
 }
 
-static node_t *pool_take(struct gpuvm_va_tree *tree)
+static struct gpuvm_va_tree_node *pool_take(struct gpuvm_va_tree *tree)
 {
-	node_t *n = tree->spare;
+	struct gpuvm_va_tree_node *n = tree->spare;
 
 	tree->spare = n->spare_next;
 	tree->nr_spare--;
@@ -206,11 +227,12 @@ static int pool_fill(struct gpuvm_va_tree *tree, size_t want)
 	size_t added = 0;
 
 	while (tree->nr_spare < want) {
-		node_t *n = gpuvm_alloc(sizeof(*n));
+		struct gpuvm_va_tree_node *n = gpuvm_alloc(sizeof(*n));
 
 		if (gpuvm_unlikely(!n)) {
 			while (added--)
-				gpuvm_free(pool_take(tree), sizeof(node_t));
+				gpuvm_free(pool_take(tree),
+					   sizeof(struct gpuvm_va_tree_node));
 			return -ENOMEM;
 		}
 		pool_put(tree, n);
@@ -222,7 +244,7 @@ static int pool_fill(struct gpuvm_va_tree *tree, size_t want)
 static void pool_shrink(struct gpuvm_va_tree *tree, size_t keep)
 {
 	while (tree->nr_spare > keep)
-		gpuvm_free(pool_take(tree), sizeof(node_t));
+		gpuvm_free(pool_take(tree), sizeof(struct gpuvm_va_tree_node));
 }
 
 /* Public: setup and teardown. */
@@ -232,7 +254,7 @@ void gpuvm_va_tree_init(struct gpuvm_va_tree *tree)
 	memset(tree, 0, sizeof(*tree));
 }
 
-static void free_subtree(node_t *n, unsigned int levels)
+static void free_subtree(struct gpuvm_va_tree_node *n, unsigned int levels)
 {
 	if (levels > 1) {
 		for (unsigned int i = 0; i < n->nr; i++)
@@ -252,7 +274,7 @@ void gpuvm_va_tree_fini(struct gpuvm_va_tree *tree)
 
 size_t gpuvm_va_tree_node_size(void)
 {
-	return sizeof(node_t);
+	return sizeof(struct gpuvm_va_tree_node);
 }
 
 size_t gpuvm_va_tree_insert_cost(const struct gpuvm_va_tree *tree)
@@ -272,6 +294,10 @@ int gpuvm_va_tree_reserve(struct gpuvm_va_tree *tree, size_t nodes)
 
 void gpuvm_va_tree_unreserve(struct gpuvm_va_tree *tree, size_t nodes)
 {
+	if (gpuvm_unlikely(nodes > tree->reserved))
+		gpuvm_warn("VA tree: releasing %zu reserved node(s), only %zu "
+			   "reserved",
+			   nodes, tree->reserved);
 	tree->reserved = nodes > tree->reserved ? 0 : tree->reserved - nodes;
 	pool_shrink(tree, tree->reserved);
 }
@@ -289,11 +315,11 @@ int gpuvm_va_tree_prealloc(struct gpuvm_va_tree *tree, size_t nodes)
 /* Leaf and inner node rearrangement, shared by insertion and removal. */
 
 /* Largest group a rearrangement reads: two full leaves and a new entry. */
-#define LEAF_TMP (2 * LEAF_CAP + 1)
+#define LEAF_TMP  (2 * LEAF_CAP + 1)
 #define INNER_TMP (2 * INNER_CAP)
 
-static unsigned int leaf_gather(node_t *const *g, unsigned int m,
-				uint64_t *tk, void **tv)
+static unsigned int leaf_gather(struct gpuvm_va_tree_node *const *g,
+				unsigned int m, uint64_t *tk, void **tv)
 {
 	unsigned int t = 0;
 
@@ -305,8 +331,9 @@ static unsigned int leaf_gather(node_t *const *g, unsigned int m,
 	return t;
 }
 
-static void leaf_scatter(node_t *const *out, const unsigned int *sizes,
-			 unsigned int m, const uint64_t *tk, void *const *tv)
+static void leaf_scatter(struct gpuvm_va_tree_node *const *out,
+			 const unsigned int *sizes, unsigned int m,
+			 const uint64_t *tk, void *const *tv)
 {
 	unsigned int t = 0;
 
@@ -323,9 +350,9 @@ static void leaf_scatter(node_t *const *out, const unsigned int *sizes,
  * that the flat arrays read like one oversized node: tk has one key fewer
  * than tc has children.
  */
-static unsigned int inner_gather(node_t *const *g, unsigned int m,
-				 const uint64_t *seps, uint64_t *tk,
-				 node_t **tc)
+static unsigned int inner_gather(struct gpuvm_va_tree_node *const *g,
+				 unsigned int m, const uint64_t *seps,
+				 uint64_t *tk, struct gpuvm_va_tree_node **tc)
 {
 	unsigned int t = 0;
 
@@ -342,9 +369,10 @@ static unsigned int inner_gather(node_t *const *g, unsigned int m,
 }
 
 /* The inverse; the keys between the outputs come back in @seps. */
-static void inner_scatter(node_t *const *out, const unsigned int *sizes,
-			  unsigned int m, const uint64_t *tk,
-			  node_t *const *tc, uint64_t *seps)
+static void inner_scatter(struct gpuvm_va_tree_node *const *out,
+			  const unsigned int *sizes, unsigned int m,
+			  const uint64_t *tk,
+			  struct gpuvm_va_tree_node *const *tc, uint64_t *seps)
 {
 	unsigned int t = 0;
 
@@ -360,7 +388,8 @@ static void inner_scatter(node_t *const *out, const unsigned int *sizes,
 	}
 }
 
-static void leaf_link_after(node_t *pos, node_t *n)
+static void leaf_link_after(struct gpuvm_va_tree_node *pos,
+			    struct gpuvm_va_tree_node *n)
 {
 	n->l.prev = pos;
 	n->l.next = pos->l.next;
@@ -370,8 +399,8 @@ static void leaf_link_after(node_t *pos, node_t *n)
 }
 
 /* Put child @c at index @ci of @n, with @sep as the key just before it. */
-static void inner_insert_at(node_t *n, unsigned int ci, uint64_t sep,
-			    node_t *c)
+static void inner_insert_at(struct gpuvm_va_tree_node *n, unsigned int ci,
+			    uint64_t sep, struct gpuvm_va_tree_node *c)
 {
 	unsigned int nr = n->nr;
 
@@ -385,7 +414,7 @@ static void inner_insert_at(node_t *n, unsigned int ci, uint64_t sep,
 }
 
 /* Drop child @ci (> 0) of @n together with the key just before it. */
-static void inner_remove_at(node_t *n, unsigned int ci)
+static void inner_remove_at(struct gpuvm_va_tree_node *n, unsigned int ci)
 {
 	unsigned int nr = n->nr;
 
@@ -413,13 +442,12 @@ static size_t insert_need(const struct gpuvm_va_tree *tree,
 	int d;
 
 	if (h > 1) {
-		const node_t *parent = p->node[h - 2];
+		const struct gpuvm_va_tree_node *parent = p->node[h - 2];
 		unsigned int i = p->idx[h - 2];
 
 		if (i > 0 && parent->i.child[i - 1]->nr < LEAF_CAP)
 			return 0;
-		if (i + 1 < parent->nr &&
-		    parent->i.child[i + 1]->nr < LEAF_CAP)
+		if (i + 1 < parent->nr && parent->i.child[i + 1]->nr < LEAF_CAP)
 			return 0;
 	}
 	for (d = (int)h - 2; d >= 0; d--) {
@@ -436,15 +464,15 @@ static size_t insert_need(const struct gpuvm_va_tree *tree,
  * if needed. Nodes come from the pool, which insert_need() sized.
  */
 static void insert_child(struct gpuvm_va_tree *tree, struct path *p, int d,
-			 unsigned int ci, uint64_t sep, node_t *c,
-			 enum edge edge)
+			 unsigned int ci, uint64_t sep,
+			 struct gpuvm_va_tree_node *c, enum edge edge)
 {
 	uint64_t tk[INNER_TMP];
-	node_t *tc[INNER_TMP];
+	struct gpuvm_va_tree_node *tc[INNER_TMP];
 
 	for (; d >= 0; d--) {
-		node_t *n = p->node[d];
-		node_t *out[2];
+		struct gpuvm_va_tree_node *n = p->node[d];
+		struct gpuvm_va_tree_node *out[2];
 		unsigned int sizes[2], t;
 
 		if (n->nr < INNER_CAP) {
@@ -475,7 +503,7 @@ static void insert_child(struct gpuvm_va_tree *tree, struct path *p, int d,
 	}
 
 	/* The root split: the tree grows one level. */
-	node_t *root = pool_take(tree);
+	struct gpuvm_va_tree_node *root = pool_take(tree);
 
 	tree->nr_nodes++;
 	root->nr = 2;
@@ -496,11 +524,11 @@ static void insert_full_leaf(struct gpuvm_va_tree *tree, struct path *p,
 			     unsigned int pos, uint64_t key, void *val)
 {
 	unsigned int h = tree->height;
-	node_t *leaf = p->node[h - 1];
-	node_t *parent = h > 1 ? p->node[h - 2] : NULL;
+	struct gpuvm_va_tree_node *leaf = p->node[h - 1];
+	struct gpuvm_va_tree_node *parent = h > 1 ? p->node[h - 2] : NULL;
 	unsigned int pi = h > 1 ? p->idx[h - 2] : 0;
-	node_t *left = NULL, *right = NULL;
-	node_t *g[3], *nn = NULL;
+	struct gpuvm_va_tree_node *left = NULL, *right = NULL;
+	struct gpuvm_va_tree_node *g[3], *nn = NULL;
 	unsigned int sizes[3], m, mo, first, gpos, t;
 	uint64_t tk[LEAF_TMP];
 	void *tv[LEAF_TMP];
@@ -581,10 +609,34 @@ static void insert_full_leaf(struct gpuvm_va_tree *tree, struct path *p,
 			     edge);
 }
 
-int gpuvm_va_tree_insert(struct gpuvm_va_tree *tree, uint64_t key, void *val)
+/*
+ * Whether [key, last] overlaps the entries around position @pos of @leaf:
+ * the predecessor's range (through @last_of) or the successor's start. Both
+ * neighbours are at most one leaf link away, so the check costs no descent.
+ */
+static bool overlaps_neighbours(const struct gpuvm_va_tree_node *leaf,
+				unsigned int pos, uint64_t key, uint64_t last,
+				gpuvm_va_tree_last_fn last_of)
+{
+	const struct gpuvm_va_tree_node *prev = leaf->l.prev;
+	const struct gpuvm_va_tree_node *next = leaf->l.next;
+
+	if (pos > 0) {
+		if (last_of(leaf->l.vals[pos - 1]) >= key)
+			return true;
+	} else if (prev && last_of(prev->l.vals[prev->nr - 1]) >= key) {
+		return true;
+	}
+	if (pos < leaf->nr)
+		return leaf->l.keys[pos] <= last;
+	return next && next->l.keys[0] <= last;
+}
+
+static int tree_insert(struct gpuvm_va_tree *tree, uint64_t key, void *val,
+		       uint64_t last, gpuvm_va_tree_last_fn last_of)
 {
 	struct path p;
-	node_t *leaf;
+	struct gpuvm_va_tree_node *leaf;
 	unsigned int pos;
 	int ret;
 
@@ -610,6 +662,8 @@ int gpuvm_va_tree_insert(struct gpuvm_va_tree *tree, uint64_t key, void *val)
 	leaf = find_leaf_path(tree, key, &p);
 	pos = count_lt(leaf->l.keys, leaf->nr, key);
 	if (pos < leaf->nr && leaf->l.keys[pos] == key)
+		return -EEXIST;
+	if (last_of && overlaps_neighbours(leaf, pos, key, last, last_of))
 		return -EEXIST;
 
 	if (gpuvm_likely(leaf->nr < LEAF_CAP)) {
@@ -639,15 +693,32 @@ done:
 	/*
 	 * Hand back what mass removals left in the pool, keeping a margin so
 	 * that alternating removes and inserts do not churn the allocator.
+	 * The margin always exceeds two inserts' worst case, so nodes that
+	 * gpuvm_va_tree_prealloc() secured for a remap's two pieces survive
+	 * the first piece's insert.
 	 */
 	if (!tree->reserved && gpuvm_unlikely(tree->nr_spare > 16)) {
-		size_t slack = 16 + 2 * (size_t)tree->height +
-			       tree->nr_nodes / 8;
+		size_t slack =
+			16 + 2 * (size_t)tree->height + tree->nr_nodes / 8;
 
 		if (tree->nr_spare > slack)
 			pool_shrink(tree, slack);
 	}
 	return 0;
+}
+
+int gpuvm_va_tree_insert(struct gpuvm_va_tree *tree, uint64_t key, void *val)
+{
+	return tree_insert(tree, key, val, key, NULL);
+}
+
+int gpuvm_va_tree_insert_range(struct gpuvm_va_tree *tree, uint64_t key,
+			       uint64_t last, void *val,
+			       gpuvm_va_tree_last_fn last_of)
+{
+	if (gpuvm_unlikely(last < key || !last_of))
+		return -EINVAL;
+	return tree_insert(tree, key, val, last, last_of);
 }
 
 /* Removal. */
@@ -657,14 +728,16 @@ done:
  * neighbour when both fit in one node, otherwise by evening out the pair.
  * Returns true if @parent lost a child (and may now be under-filled itself).
  */
-static bool rebalance(struct gpuvm_va_tree *tree, node_t *parent,
-		      unsigned int i, bool is_leaf)
+static bool rebalance(struct gpuvm_va_tree *tree,
+		      struct gpuvm_va_tree_node *parent, unsigned int i,
+		      bool is_leaf)
 {
 	unsigned int cap = is_leaf ? LEAF_CAP : INNER_CAP;
-	node_t *n = parent->i.child[i];
-	node_t *left = i > 0 ? parent->i.child[i - 1] : NULL;
-	node_t *right = i + 1 < parent->nr ? parent->i.child[i + 1] : NULL;
-	node_t *g[2];
+	struct gpuvm_va_tree_node *n = parent->i.child[i];
+	struct gpuvm_va_tree_node *left = i > 0 ? parent->i.child[i - 1] : NULL;
+	struct gpuvm_va_tree_node *right =
+		i + 1 < parent->nr ? parent->i.child[i + 1] : NULL;
+	struct gpuvm_va_tree_node *g[2];
 	unsigned int sizes[2], t, first;
 
 	if (left && left->nr + n->nr <= cap) {
@@ -690,7 +763,7 @@ static bool rebalance(struct gpuvm_va_tree *tree, node_t *parent,
 			parent->i.keys[first] = g[1]->l.keys[0];
 		} else {
 			uint64_t tk[INNER_TMP];
-			node_t *tc[INNER_TMP];
+			struct gpuvm_va_tree_node *tc[INNER_TMP];
 
 			t = inner_gather(g, 2, &parent->i.keys[first], tk, tc);
 			sizes[0] = t / 2;
@@ -703,7 +776,7 @@ static bool rebalance(struct gpuvm_va_tree *tree, node_t *parent,
 
 	/* Merge g[1] into g[0]. */
 	if (is_leaf) {
-		node_t *a = g[0], *b = g[1];
+		struct gpuvm_va_tree_node *a = g[0], *b = g[1];
 
 		memcpy(a->l.keys + a->nr, b->l.keys, b->nr * sizeof(uint64_t));
 		memcpy(a->l.vals + a->nr, b->l.vals, b->nr * sizeof(void *));
@@ -712,13 +785,13 @@ static bool rebalance(struct gpuvm_va_tree *tree, node_t *parent,
 		if (b->l.next)
 			b->l.next->l.prev = a;
 	} else {
-		node_t *a = g[0], *b = g[1];
+		struct gpuvm_va_tree_node *a = g[0], *b = g[1];
 
 		a->i.keys[a->nr - 1] = parent->i.keys[first];
 		memcpy(a->i.keys + a->nr, b->i.keys,
 		       (b->nr - 1) * sizeof(uint64_t));
 		memcpy(a->i.child + a->nr, b->i.child,
-		       b->nr * sizeof(node_t *));
+		       b->nr * sizeof(struct gpuvm_va_tree_node *));
 		a->nr += b->nr;
 	}
 	inner_remove_at(parent, first + 1);
@@ -730,7 +803,7 @@ static bool rebalance(struct gpuvm_va_tree *tree, node_t *parent,
 void *gpuvm_va_tree_remove(struct gpuvm_va_tree *tree, uint64_t key)
 {
 	struct path p;
-	node_t *leaf;
+	struct gpuvm_va_tree_node *leaf;
 	unsigned int pos, h = tree->height;
 	void *val;
 	int d;
@@ -761,7 +834,7 @@ void *gpuvm_va_tree_remove(struct gpuvm_va_tree *tree, uint64_t key)
 	}
 
 	if (h > 1 && tree->root->nr == 1) {
-		node_t *old = tree->root;
+		struct gpuvm_va_tree_node *old = tree->root;
 
 		tree->root = old->i.child[0];
 		tree->height--;
@@ -780,7 +853,7 @@ void *gpuvm_va_tree_remove(struct gpuvm_va_tree *tree, uint64_t key)
 
 void *gpuvm_va_tree_lookup(const struct gpuvm_va_tree *tree, uint64_t key)
 {
-	const node_t *leaf;
+	const struct gpuvm_va_tree_node *leaf;
 	unsigned int pos;
 
 	if (!tree->root)
@@ -793,11 +866,11 @@ void *gpuvm_va_tree_lookup(const struct gpuvm_va_tree *tree, uint64_t key)
 }
 
 static void cursor_set(const struct gpuvm_va_tree *tree,
-		       struct gpuvm_va_tree_cursor *cur, const node_t *leaf,
-		       unsigned int idx)
+		       struct gpuvm_va_tree_cursor *cur,
+		       const struct gpuvm_va_tree_node *leaf, unsigned int idx)
 {
 	/* Cursors read through the leaf only; they never write it. */
-	cur->leaf = (node_t *)leaf;
+	cur->leaf = (struct gpuvm_va_tree_node *)leaf;
 	cur->idx = idx;
 	cur->seq = tree->seq;
 }
@@ -805,7 +878,7 @@ static void cursor_set(const struct gpuvm_va_tree *tree,
 bool gpuvm_va_tree_seek_le(const struct gpuvm_va_tree *tree, uint64_t key,
 			   struct gpuvm_va_tree_cursor *cur)
 {
-	const node_t *leaf;
+	const struct gpuvm_va_tree_node *leaf;
 	unsigned int n;
 
 	if (!tree->root)
@@ -826,7 +899,7 @@ bool gpuvm_va_tree_seek_le(const struct gpuvm_va_tree *tree, uint64_t key,
 bool gpuvm_va_tree_seek_ge(const struct gpuvm_va_tree *tree, uint64_t key,
 			   struct gpuvm_va_tree_cursor *cur)
 {
-	const node_t *leaf;
+	const struct gpuvm_va_tree_node *leaf;
 	unsigned int n;
 
 	if (!tree->root)
@@ -846,7 +919,7 @@ bool gpuvm_va_tree_seek_ge(const struct gpuvm_va_tree *tree, uint64_t key,
 bool gpuvm_va_tree_first(const struct gpuvm_va_tree *tree,
 			 struct gpuvm_va_tree_cursor *cur)
 {
-	const node_t *n = tree->root;
+	const struct gpuvm_va_tree_node *n = tree->root;
 
 	if (!n)
 		return false;
@@ -859,7 +932,7 @@ bool gpuvm_va_tree_first(const struct gpuvm_va_tree *tree,
 bool gpuvm_va_tree_last(const struct gpuvm_va_tree *tree,
 			struct gpuvm_va_tree_cursor *cur)
 {
-	const node_t *n = tree->root;
+	const struct gpuvm_va_tree_node *n = tree->root;
 
 	if (!n)
 		return false;
@@ -877,7 +950,15 @@ bool gpuvm_va_tree_next(struct gpuvm_va_tree_cursor *cur)
 	}
 	cur->leaf = cur->leaf->l.next;
 	cur->idx = 0;
-	return cur->leaf != NULL;
+	if (!cur->leaf)
+		return false;
+	/*
+	 * A walk that entered a leaf will likely enter the one after it;
+	 * fetching it now overlaps its miss with this leaf's entries.
+	 */
+	if (cur->leaf->l.next)
+		prefetch_node(cur->leaf->l.next);
+	return true;
 }
 
 bool gpuvm_va_tree_prev(struct gpuvm_va_tree_cursor *cur)
@@ -889,6 +970,8 @@ bool gpuvm_va_tree_prev(struct gpuvm_va_tree_cursor *cur)
 	cur->leaf = cur->leaf->l.prev;
 	if (!cur->leaf)
 		return false;
+	if (cur->leaf->l.prev)
+		prefetch_node(cur->leaf->l.prev);
 	cur->idx = cur->leaf->nr - 1;
 	return true;
 }
@@ -909,7 +992,8 @@ struct check_state {
 	const struct gpuvm_va_tree *tree;
 	char *msg;
 	size_t len;
-	const node_t *last_leaf; /* the previous leaf in key order */
+	/* The leaf visited before, i.e. the previous one in key order. */
+	const struct gpuvm_va_tree_node *last_leaf;
 	size_t entries;
 	size_t nodes;
 };
@@ -917,7 +1001,8 @@ struct check_state {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int check_fail(struct check_state *s, const char *fmt, ...)
+static int
+check_fail(struct check_state *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -935,9 +1020,9 @@ static int check_fail(struct check_state *s, const char *fmt, ...)
  * @n is the outermost node of its level, which exempts it from the minimum
  * fill (edge splits leave such nodes sparse on purpose).
  */
-static int check_node(struct check_state *s, const node_t *n, unsigned int d,
-		      bool has_lo, uint64_t lo, bool has_hi, uint64_t hi,
-		      bool lmost, bool rmost)
+static int check_node(struct check_state *s, const struct gpuvm_va_tree_node *n,
+		      unsigned int d, bool has_lo, uint64_t lo, bool has_hi,
+		      uint64_t hi, bool lmost, bool rmost)
 {
 	const struct gpuvm_va_tree *tree = s->tree;
 	bool is_leaf = d + 1 == tree->height;
@@ -950,7 +1035,8 @@ static int check_node(struct check_state *s, const node_t *n, unsigned int d,
 		return check_fail(s, "more nodes reachable than nr_nodes %zu",
 				  tree->nr_nodes);
 	if (n->level != tree->height - 1 - d)
-		return check_fail(s, "node %p at depth %u has level %u, height %u",
+		return check_fail(s,
+				  "node %p at depth %u has level %u, height %u",
 				  (const void *)n, d, n->level, tree->height);
 
 	if (is_leaf) {
@@ -964,14 +1050,15 @@ static int check_node(struct check_state *s, const node_t *n, unsigned int d,
 			uint64_t k = n->l.keys[i];
 
 			if (i && n->l.keys[i - 1] >= k)
-				return check_fail(
-					s, "leaf %p keys unsorted at %u",
-					(const void *)n, i);
+				return check_fail(s,
+						  "leaf %p keys unsorted at %u",
+						  (const void *)n, i);
 			if ((has_lo && k < lo) || (has_hi && k >= hi))
-				return check_fail(
-					s,
-					"leaf %p key %#llx outside its separators",
-					(const void *)n, (unsigned long long)k);
+				return check_fail(s,
+						  "leaf %p key %#llx outside "
+						  "its separators",
+						  (const void *)n,
+						  (unsigned long long)k);
 			if (!n->l.vals[i])
 				return check_fail(s, "NULL value at key %#llx",
 						  (unsigned long long)k);
@@ -999,7 +1086,8 @@ static int check_node(struct check_state *s, const node_t *n, unsigned int d,
 	}
 
 	if (nr < 2 || nr > INNER_CAP)
-		return check_fail(s, "inner node %p at depth %u has %u children",
+		return check_fail(s,
+				  "inner node %p at depth %u has %u children",
 				  (const void *)n, d, nr);
 	if (!root && !edge && nr < INNER_MIN)
 		return check_fail(s, "inner node %p under-filled: %u < %u",
@@ -1008,11 +1096,13 @@ static int check_node(struct check_state *s, const node_t *n, unsigned int d,
 		uint64_t k = n->i.keys[i];
 
 		if (i && n->i.keys[i - 1] >= k)
-			return check_fail(s, "inner node %p keys unsorted at %u",
+			return check_fail(s,
+					  "inner node %p keys unsorted at %u",
 					  (const void *)n, i);
 		if ((has_lo && k < lo) || (has_hi && k >= hi))
 			return check_fail(
-				s, "inner node %p separator %#llx out of bounds",
+				s,
+				"inner node %p separator %#llx out of bounds",
 				(const void *)n, (unsigned long long)k);
 	}
 	for (unsigned int i = 0; i < nr; i++) {
@@ -1031,11 +1121,10 @@ static int check_node(struct check_state *s, const node_t *n, unsigned int d,
 	return 0;
 }
 
-int gpuvm_va_tree_check(const struct gpuvm_va_tree *tree, char *msg,
-			size_t len)
+int gpuvm_va_tree_check(const struct gpuvm_va_tree *tree, char *msg, size_t len)
 {
 	struct check_state s = { .tree = tree, .msg = msg, .len = len };
-	const node_t *sp;
+	const struct gpuvm_va_tree_node *sp;
 	size_t spares = 0;
 	int ret;
 
@@ -1044,7 +1133,8 @@ int gpuvm_va_tree_check(const struct gpuvm_va_tree *tree, char *msg,
 	if (!tree->root) {
 		if (tree->height || tree->count || tree->nr_nodes)
 			return check_fail(
-				&s, "empty tree with height %u count %zu nodes %zu",
+				&s,
+				"empty tree with height %u count %zu nodes %zu",
 				tree->height, tree->count, tree->nr_nodes);
 	} else {
 		if (!tree->height || tree->height > MAX_HEIGHT)

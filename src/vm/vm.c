@@ -201,18 +201,21 @@ struct gpuva *gpuva_find_next(const struct gpuvm *vm, uint64_t end)
 	return find_first_incl(vm, end, end + 1, &cur);
 }
 
+static uint64_t va_last_of(const void *val)
+{
+	return va_last(val);
+}
+
 int gpuva_insert(struct gpuvm *vm, struct gpuva *va)
 {
-	struct gpuvm_va_tree_cursor cur;
 	uint64_t addr = va->va.addr;
 	uint64_t range = va->va.range;
 	int ret;
 
 	if (!gpuvm_range_valid(vm, addr, range))
 		return -EINVAL;
-	if (find_first_incl(vm, addr, addr + range - 1, &cur))
-		return -EEXIST;
-	ret = gpuvm_va_tree_insert(&vm->tree, addr, va);
+	ret = gpuvm_va_tree_insert_range(&vm->tree, addr, addr + range - 1, va,
+					 va_last_of);
 	if (ret)
 		return ret;
 	va->vm = vm;
