@@ -83,6 +83,89 @@ static double bytes_per_entry(const struct gpuvm_va_tree *t)
 	       (double)t->count;
 }
 
+/* Ranges for insert_range: each value is its own [first, last]. */
+struct rng_range {
+	uint64_t first, last;
+};
+
+static uint64_t range_last(const void *val)
+{
+	return ((const struct rng_range *)val)->last;
+}
+
+static void test_insert_range(void **state)
+{
+	enum { N = 400 };
+	static struct rng_range r[N], gap[N], probe;
+	struct gpuvm_va_tree t;
+	uint64_t base = live_allocs();
+
+	(void)state;
+	gpuvm_va_tree_init(&t);
+	/* [0x100 i, 0x100 i + 0x7f]: enough ranges to span many leaves. */
+	for (unsigned int i = 0; i < N; i++) {
+		r[i].first = 0x100ull * i;
+		r[i].last = r[i].first + 0x7f;
+		assert_int_equal(gpuvm_va_tree_insert_range(&t, r[i].first,
+							    r[i].last, &r[i],
+							    range_last),
+				 0);
+	}
+	assert_true(t.height >= 2);
+	check_tree(&t);
+	for (unsigned int i = 0; i < N; i++) {
+		/* Reaching into the range from below or from above. */
+		probe.first = r[i].first ? r[i].first - 1 : 0;
+		probe.last = r[i].first;
+		assert_int_equal(gpuvm_va_tree_insert_range(&t, probe.first,
+							    probe.last, &probe,
+							    range_last),
+				 -EEXIST);
+		probe.first = r[i].last;
+		probe.last = r[i].last + 1;
+		assert_int_equal(gpuvm_va_tree_insert_range(&t, probe.first,
+							    probe.last, &probe,
+							    range_last),
+				 -EEXIST);
+		/* Covering it whole from the gap before it. */
+		if (i) {
+			probe.first = r[i - 1].last + 1;
+			probe.last = r[i].last + 0x10;
+			assert_int_equal(gpuvm_va_tree_insert_range(
+						 &t, probe.first, probe.last,
+						 &probe, range_last),
+					 -EEXIST);
+		}
+	}
+	assert_int_equal(t.count, N);
+	/* Every gap exactly filled fits, whichever leaf its neighbours sit in.
+	 */
+	for (unsigned int i = 0; i < N; i++) {
+		gap[i].first = r[i].last + 1;
+		gap[i].last = gap[i].first + 0x7f;
+		assert_int_equal(gpuvm_va_tree_insert_range(
+					 &t, gap[i].first, gap[i].last, &gap[i],
+					 range_last),
+				 0);
+	}
+	check_tree(&t);
+	assert_int_equal(t.count, 2 * N);
+	assert_int_equal(
+		gpuvm_va_tree_insert_range(&t, 5, 4, &probe, range_last),
+		-EINVAL);
+	assert_int_equal(gpuvm_va_tree_insert_range(&t, 1ull << 40,
+						    (1ull << 40) + 1, NULL,
+						    range_last),
+			 -EINVAL);
+	assert_int_equal(gpuvm_va_tree_insert_range(&t, 1ull << 40,
+						    (1ull << 40) + 1, &probe,
+						    NULL),
+			 -EINVAL);
+	assert_int_equal(t.count, 2 * N);
+	gpuvm_va_tree_fini(&t);
+	assert_int_equal(live_allocs(), base);
+}
+
 /* Unit tests. */
 
 static void test_empty(void **state)
@@ -1186,6 +1269,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_insert_lookup_remove),
+		cmocka_unit_test(test_insert_range),
 		cmocka_unit_test(test_seek),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_cursor_valid),
