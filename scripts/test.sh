@@ -40,13 +40,23 @@ count_meson() {
 	failed=$((failed + fail))
 }
 
+# Configures BUILDDIR with the given options, reusing it if it exists.
+setup_dir() {
+	local dir=$1
+	shift
+	if [ -d "$dir/meson-private" ]; then
+		meson setup --reconfigure "$dir" "$@"
+	else
+		meson setup "$dir" "$@"
+	fi
+}
+
 # suite NAME BUILDDIR [meson setup args...]
 suite() {
 	local name=$1 dir=$2
 	shift 2
 	echo "=== $name"
-	if ! meson setup --wipe "$dir" "$@" >"$logdir/$name.setup" 2>&1 &&
-		! meson setup "$dir" "$@" >"$logdir/$name.setup" 2>&1; then
+	if ! setup_dir "$dir" "$@" >"$logdir/$name.setup" 2>&1; then
 		cat "$logdir/$name.setup"
 		echo "!! $name: configure failed"
 		failed=$((failed + 1))
@@ -78,8 +88,9 @@ fi
 if [ $do_fuzz -eq 1 ]; then
 	echo "=== fuzz (libFuzzer, ${fuzz_seconds}s)"
 	if command -v clang >/dev/null &&
-		CC=clang meson setup --wipe build-fuzz -Dfuzzing=true \
-			-Dbench=false >"$logdir/fuzz.setup" 2>&1 &&
+		CC=clang setup_dir build-fuzz -Dfuzzing=true -Dbench=false \
+			-Db_sanitize=address,undefined -Db_lundef=false \
+			-Dc_args=-fsanitize=fuzzer-no-link >"$logdir/fuzz.setup" 2>&1 &&
 		ninja -C build-fuzz tests/fuzz/fuzz_replay >"$logdir/fuzz.build" 2>&1; then
 		corpus=$(mktemp -d)
 		cp tests/replay/*.in "$corpus"/
