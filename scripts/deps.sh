@@ -7,7 +7,8 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="meson ninja-build gcc pkg-config libcmocka-dev libjudy-dev
-libglib2.0-dev liburcu-dev clang libclang-rt-14-dev spin valgrind"
+libglib2.0-dev liburcu-dev clang clang-format libclang-rt-14-dev spin valgrind
+git"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
