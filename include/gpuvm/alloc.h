@@ -66,7 +66,7 @@ GPUVM_EXPORT void gpuvm_alloc_fail_nth(uint64_t nth, bool sticky);
  * A failure loop (fail the 1st, 2nd, ... allocation) stops once an operation
  * completes without reaching the armed allocation.
  *
- * Return: true while a non-sticky failure is armed and has not fired.
+ * Return: true while an armed failure (sticky or not) has not fired yet.
  */
 GPUVM_EXPORT bool gpuvm_alloc_fail_pending(void);
 

@@ -360,7 +360,8 @@ GPUVM_EXPORT bool gpuvm_range_valid(const struct gpuvm *vm, uint64_t addr,
  * @addr: the start
  * @range: the size
  *
- * The reserved node counts as a mapping here, as upstream.
+ * The reserved node counts as a mapping here, as upstream. The range rules
+ * are gpuva_find_first()'s.
  *
  * Context: the user's tree lock (read).
  *
@@ -448,7 +449,10 @@ GPUVM_EXPORT struct gpuva *gpuva_find(const struct gpuvm *vm, uint64_t addr,
  * gpuva_find_first() - the lowest mapping overlapping [@addr, @addr + @range)
  * @vm: the VM
  * @addr: the start
- * @range: the size; 0 or an overflowing range finds nothing
+ * @range: the size; 0 finds nothing, and so does a range whose last address
+ *         (@addr + @range - 1) does not fit in 64 bits. An end of exactly
+ *         2^64 is accepted: lookups work on the inclusive last address, as
+ *         the kernel's do.
  *
  * Context: the user's tree lock (read).
  *
@@ -705,7 +709,9 @@ GPUVM_EXPORT int gpuvm_sm_unmap_ops_create(struct gpuvm *vm, uint64_t addr,
  *
  * Context: the user's tree lock (read); allocates.
  *
- * Return: 0, -EINVAL for an empty or overflowing range, -ENOMEM.
+ * Return: 0, -EINVAL for an empty range or one whose last address does not
+ * fit in 64 bits (an end of exactly 2^64 is accepted, as in
+ * gpuva_find_first()), -ENOMEM.
  */
 GPUVM_EXPORT int gpuvm_prefetch_ops_create(struct gpuvm *vm, uint64_t addr,
 					   uint64_t range,

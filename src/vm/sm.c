@@ -371,12 +371,12 @@ static int walk_prefetch(struct sm_list_sink *sink, const void *arg)
 	struct gpuvm_va_iter it;
 	struct gpuva *va;
 	struct gpuva_op op;
+	uint64_t end;
 	int ret;
 
-	if (!a->range || gpuvm_add_overflows(a->addr, a->range))
-		return -EINVAL;
-	gpuvm_for_each_va_range(va, &it, sink->vm, a->addr,
-				a->addr + a->range) {
+	/* No mapping starts at 2^64 - 1, so that bound stands for 2^64. */
+	end = a->addr + a->range ? a->addr + a->range : UINT64_MAX;
+	gpuvm_for_each_va_range(va, &it, sink->vm, a->addr, end) {
 		memset(&op, 0, sizeof(op));
 		op.op = GPUVA_OP_PREFETCH;
 		op.prefetch.va = va;
@@ -421,7 +421,7 @@ int gpuvm_prefetch_ops_create(struct gpuvm *vm, uint64_t addr, uint64_t range,
 
 	if (!ops)
 		return -EINVAL;
-	if (!range || gpuvm_add_overflows(addr, range)) {
+	if (!range || gpuvm_add_overflows(addr, range - 1)) {
 		*ops = NULL;
 		return -EINVAL;
 	}
