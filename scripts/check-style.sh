@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 if [ -d .git ] && command -v git >/dev/null; then
 	files=$(git ls-files)
 else
-	files=$(find . -type f ! -path './build*' ! -path './.git/*' | sed 's|^\./||')
+	# Outside a checkout: the project's own folders, no build trees.
+	files=$(find include src tests tools bench examples scripts .ci \
+		meson.build meson_options.txt -type f 2>/dev/null)
 fi
 status=0
 

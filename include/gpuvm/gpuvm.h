@@ -5,15 +5,19 @@
 #ifndef GPUVM_GPUVM_H
 #define GPUVM_GPUVM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <gpuvm/alloc.h>
 #include <gpuvm/compiler.h>
+#include <gpuvm/exec.h>
 #include <gpuvm/gem.h>
 #include <gpuvm/kref.h>
 #include <gpuvm/list.h>
+#include <gpuvm/llist.h>
+#include <gpuvm/mutex.h>
 #include <gpuvm/va_tree.h>
 
 /*
@@ -251,6 +255,13 @@ struct gpuvm_map_req {
  *            *_ops_create() functions, so that it can be embedded in a
  *            driver struct; the library allocator is used when unset
  * @op_free: frees what @op_alloc allocated; required with @op_alloc
+ * @vm_bo_alloc: optional; allocates a zeroed struct gpuvm_bo, so that it can
+ *               be embedded in a driver struct; the library allocator is
+ *               used when unset
+ * @vm_bo_free: frees what @vm_bo_alloc allocated; required with it
+ * @vm_bo_validate: called by gpuvm_validate() for each evicted vm_bo, with
+ *                  the exec that holds the locks; makes the object resident
+ *                  again (and calls gpuvm_bo_evict(vm_bo, false))
  * @sm_step_map: gpuvm_sm_map()'s MAP step
  * @sm_step_remap: REMAP step of gpuvm_sm_map() and gpuvm_sm_unmap()
  * @sm_step_unmap: UNMAP step of gpuvm_sm_map() and gpuvm_sm_unmap()
@@ -262,9 +273,24 @@ struct gpuvm_ops {
 	void (*vm_free)(struct gpuvm *vm);
 	struct gpuva_op *(*op_alloc)(void);
 	void (*op_free)(struct gpuva_op *op);
+	struct gpuvm_bo *(*vm_bo_alloc)(void);
+	void (*vm_bo_free)(struct gpuvm_bo *vm_bo);
+	int (*vm_bo_validate)(struct gpuvm_bo *vm_bo, struct gpuvm_exec *exec);
 	int (*sm_step_map)(struct gpuva_op *op, void *priv);
 	int (*sm_step_remap)(struct gpuva_op *op, void *priv);
 	int (*sm_step_unmap)(struct gpuva_op *op, void *priv);
+};
+
+/**
+ * struct gpuvm_bo_list - one of a VM's lists of vm_bos (extobj, evict)
+ * @list: the vm_bos
+ * @local_list: the list of a walk in progress (internal)
+ * @lock: protects both unless the VM is GPUVM_RESV_PROTECTED
+ */
+struct gpuvm_bo_list {
+	struct gpuvm_list_head list;
+	struct gpuvm_list_head *local_list;
+	struct gpuvm_mutex lock;
 };
 
 /**
@@ -278,6 +304,10 @@ struct gpuvm_ops {
  * @kernel_alloc_node: the reserved cut-out (range 0 if none)
  * @ops: the user's callbacks
  * @r_obj: the object that carries the VM's common reservation, or NULL
+ * @extobj: the vm_bos of external objects
+ * @evict: the vm_bos whose object was evicted
+ * @bo_defer: zombie vm_bos waiting for gpuvm_bo_deferred_cleanup()
+ * @nr_zombies: how many are queued there (diagnostics)
  */
 struct gpuvm {
 	const char *name;
@@ -289,6 +319,10 @@ struct gpuvm {
 	struct gpuva kernel_alloc_node;
 	const struct gpuvm_ops *ops;
 	struct gpuvm_gem *r_obj;
+	struct gpuvm_bo_list extobj;
+	struct gpuvm_bo_list evict;
+	struct gpuvm_llist_head bo_defer;
+	atomic_uint nr_zombies;
 };
 
 /**
@@ -296,8 +330,10 @@ struct gpuvm {
  * @vm: the VM
  * @name: a name kept by pointer (the caller keeps it alive); NULL: "unknown"
  * @flags: enum gpuvm_flags
- * @r_obj: the object carrying the VM's reservation, or NULL; a reference is
- *         taken
+ * @r_obj: the object carrying the VM's common reservation (see
+ *         gpuvm_resv_object_alloc()), or NULL for a VM without one (then
+ *         every object counts as external); a reference is taken. Required
+ *         with GPUVM_RESV_PROTECTED.
  * @start: the start of the VA space
  * @range: its size, not 0; @start + @range must not overflow
  * @reserve_offset: start of the reserved cut-out
@@ -879,5 +915,8 @@ GPUVM_EXPORT int gpuvm_check_invariants(const struct gpuvm *vm, char *msg,
  */
 #define gpuva_for_each_op_from_reverse(op, ops)                                \
 	for (; &(op)->entry != &(ops)->list; (op) = gpuva_prev_op(op))
+
+/* The vm_bo, extobj/evict and locking helpers build on the above. */
+#include <gpuvm/vm_bo.h>
 
 #endif /* GPUVM_GPUVM_H */

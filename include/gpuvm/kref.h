@@ -30,6 +30,7 @@
  * | gpuvm_kref_put       | get, put, read        | release RMW; acquire|
  * |                      |                       | load on 1->0        |
  * | gpuvm_kref_get_unless_zero | get, put, read  | relaxed CAS         |
+ * | gpuvm_kref_dec_not_one | get, put, read      | release CAS         |
  * | gpuvm_kref_read      | anything              | relaxed load        |
  */
 
@@ -92,6 +93,33 @@ static inline bool gpuvm_kref_get_unless_zero(struct gpuvm_kref *kref)
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(
 		&kref->refcount, &old, old + 1, memory_order_relaxed,
+		memory_order_relaxed));
+	return true;
+}
+
+/**
+ * gpuvm_kref_dec_not_one() - drop a reference unless it is the last one
+ * @kref: the count
+ *
+ * The fast path of a put whose last reference must be dropped under a lock
+ * (the kernel's kref_put_mutex()): only the 1->0 transition needs the lock,
+ * so that lookups under the same lock never see a count of zero. A release
+ * CAS, like gpuvm_kref_put().
+ *
+ * Return: true if a reference was dropped (the count was above one); false
+ * if the count is one, and the caller must take its lock and use
+ * gpuvm_kref_put().
+ */
+static inline bool gpuvm_kref_dec_not_one(struct gpuvm_kref *kref)
+{
+	unsigned int old =
+		atomic_load_explicit(&kref->refcount, memory_order_relaxed);
+
+	do {
+		if (old == 1)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&kref->refcount, &old, old - 1, memory_order_release,
 		memory_order_relaxed));
 	return true;
 }

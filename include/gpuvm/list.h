@@ -137,6 +137,25 @@ static inline void gpuvm_list_splice_tail_init(struct gpuvm_list_head *from,
 	gpuvm_list_init(from);
 }
 
+/**
+ * gpuvm_list_splice_init() - move all entries of @from to the front of @to
+ * @from: the list to empty
+ * @to: the list to prepend to; @from's order is kept
+ */
+static inline void gpuvm_list_splice_init(struct gpuvm_list_head *from,
+					  struct gpuvm_list_head *to)
+{
+	struct gpuvm_list_head *first = from->next, *last = from->prev;
+
+	if (gpuvm_list_empty(from))
+		return;
+	first->prev = to;
+	last->next = to->next;
+	to->next->prev = last;
+	to->next = first;
+	gpuvm_list_init(from);
+}
+
 /** gpuvm_list_entry() - the entry of type @type that embeds link @ptr */
 #define gpuvm_list_entry(ptr, type, member)                                    \
 	gpuvm_container_of(ptr, type, member)

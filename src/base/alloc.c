@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/alloc_internal.h"
+#include "base/context_internal.h"
 
 /*
  * Counters are relaxed atomics: they are statistics, read as a snapshot, and
@@ -50,6 +51,7 @@ void *gpuvm_alloc(size_t size)
 {
 	void *p;
 
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_alloc()");
 	if (should_fail()) {
 		atomic_fetch_add_explicit(&failed_allocs, 1,
 					  memory_order_relaxed);

@@ -39,8 +39,8 @@ enum gpuvm_rule {
  * Receives a violation: the rule and the full message (without newline). The
  * default handler prints the message to standard error and aborts.
  */
-typedef void (*gpuvm_context_handler_fn)(enum gpuvm_rule rule,
-					 const char *msg, void *data);
+typedef void (*gpuvm_context_handler_fn)(enum gpuvm_rule rule, const char *msg,
+					 void *data);
 
 /* This thread's section nesting depth; 0 outside any section. */
 extern _Thread_local unsigned int gpuvm_context_depth;
@@ -91,6 +91,7 @@ uintptr_t gpuvm_thread_self(void);
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-_Noreturn void gpuvm_bug(const char *fmt, ...);
+_Noreturn void
+gpuvm_bug(const char *fmt, ...);
 
 #endif /* GPUVM_BASE_CONTEXT_INTERNAL_H */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/context_internal.h"
 #include "vm/vm_internal.h"
 
 /* The mapping at a cursor. The tree stores struct gpuva pointers only. */
@@ -54,7 +55,11 @@ int gpuvm_init(struct gpuvm *vm, const char *name, uint32_t flags,
 {
 	int ret;
 
-	if (!vm || !ops || !ops->vm_free || (ops->op_alloc && !ops->op_free))
+	if (!vm || !ops || !ops->vm_free || (ops->op_alloc && !ops->op_free) ||
+	    (ops->vm_bo_alloc && !ops->vm_bo_free))
+		return -EINVAL;
+	/* Without a common reservation there is nothing to protect with. */
+	if ((flags & GPUVM_RESV_PROTECTED) && !r_obj)
 		return -EINVAL;
 	if (!range || gpuvm_add_overflows(start, range))
 		return -EINVAL;
@@ -72,6 +77,12 @@ int gpuvm_init(struct gpuvm *vm, const char *name, uint32_t flags,
 	vm->ops = ops;
 	gpuvm_va_tree_init(&vm->tree);
 	gpuvm_kref_init(&vm->kref);
+	gpuvm_list_init(&vm->extobj.list);
+	gpuvm_mutex_init(&vm->extobj.lock);
+	gpuvm_list_init(&vm->evict.list);
+	gpuvm_mutex_init(&vm->evict.lock);
+	gpuvm_llist_init_head(&vm->bo_defer);
+	atomic_init(&vm->nr_zombies, 0);
 
 	if (reserve_range) {
 		struct gpuva *k = &vm->kernel_alloc_node;
@@ -84,6 +95,8 @@ int gpuvm_init(struct gpuvm *vm, const char *name, uint32_t flags,
 		ret = gpuvm_va_tree_insert(&vm->tree, reserve_offset, k);
 		if (ret) {
 			gpuvm_va_tree_fini(&vm->tree);
+			gpuvm_mutex_fini(&vm->extobj.lock);
+			gpuvm_mutex_fini(&vm->evict.lock);
 			memset(vm, 0, sizeof(*vm));
 			return ret;
 		}
@@ -105,6 +118,7 @@ static void vm_release(struct gpuvm_kref *kref)
 	struct gpuvm *vm = gpuvm_container_of(kref, struct gpuvm, kref);
 	struct gpuvm_gem *r_obj = vm->r_obj;
 
+	gpuvm_context_check(GPUVM_RULE_VM_PUT, "gpuvm_put()");
 	if (vm->kernel_alloc_node.va.range)
 		gpuvm_va_tree_remove(&vm->tree, vm->kernel_alloc_node.va.addr);
 	if (vm->tree.count)
@@ -115,7 +129,20 @@ static void vm_release(struct gpuvm_kref *kref)
 		gpuvm_warn("VM '%s' destroyed with %zu tree node(s) still "
 			   "reserved",
 			   vm->name, vm->tree.reserved);
+	if (atomic_load_explicit(&vm->nr_zombies, memory_order_relaxed) ||
+	    !gpuvm_llist_empty(&vm->bo_defer))
+		gpuvm_warn("VM '%s' destroyed with zombie vm_bos queued: call "
+			   "gpuvm_bo_deferred_cleanup() first",
+			   vm->name);
+	if (!gpuvm_list_empty(&vm->extobj.list))
+		gpuvm_warn("VM '%s' destroyed with external objects listed",
+			   vm->name);
+	if (!gpuvm_list_empty(&vm->evict.list))
+		gpuvm_warn("VM '%s' destroyed with evicted objects listed",
+			   vm->name);
 	gpuvm_va_tree_fini(&vm->tree);
+	gpuvm_mutex_fini(&vm->extobj.lock);
+	gpuvm_mutex_fini(&vm->evict.lock);
 	vm->r_obj = NULL;
 	vm->name = NULL;
 	gpuvm_gem_put(r_obj);
@@ -124,8 +151,21 @@ static void vm_release(struct gpuvm_kref *kref)
 
 void gpuvm_put(struct gpuvm *vm)
 {
-	if (vm)
-		gpuvm_kref_put(&vm->kref, vm_release);
+	unsigned int zombies;
+
+	if (!vm)
+		return;
+	/*
+	 * Every zombie holds a VM reference, so a VM whose other references
+	 * are gone stays alive until its zombies are cleaned up. Say so
+	 * while the VM can still be read: before our own reference goes.
+	 */
+	zombies = atomic_load_explicit(&vm->nr_zombies, memory_order_relaxed);
+	if (zombies && gpuvm_kref_read(&vm->kref) == zombies + 1)
+		gpuvm_warn("VM '%s' is kept alive only by %u zombie vm_bo(s): "
+			   "call gpuvm_bo_deferred_cleanup()",
+			   vm->name, zombies);
+	gpuvm_kref_put(&vm->kref, vm_release);
 }
 
 /*

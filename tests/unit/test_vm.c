@@ -97,6 +97,7 @@ static void test_init_einval(void **state)
 
 static void test_init_fields(void **state)
 {
+	struct gpuvm_gem *root;
 	struct gpuvm vm;
 	static const char name[] = "my-vm";
 	struct gpuvm_stats st;
@@ -129,10 +130,18 @@ static void test_init_fields(void **state)
 	gpuvm_put(&vm);
 	assert_int_equal(plain_free_calls, 1);
 
+	/* Reservation protection needs a reservation to protect with. */
 	memset(&vm, 0, sizeof(vm));
 	assert_int_equal(gpuvm_init(&vm, NULL, GPUVM_RESV_PROTECTED, NULL, 0,
 				    UINT64_MAX, 0, 0, &plain_ops),
+			 -EINVAL);
+	root = gpuvm_resv_object_alloc();
+	assert_non_null(root);
+	assert_int_equal(gpuvm_init(&vm, NULL, GPUVM_RESV_PROTECTED, root, 0,
+				    UINT64_MAX, 0, 0, &plain_ops),
 			 0);
+	assert_int_equal(gpuvm_kref_read(&root->refcount), 2);
+	gpuvm_gem_put(root);
 	assert_non_null(vm.name);
 	assert_string_equal(vm.name, "unknown");
 	assert_true(gpuvm_resv_protected(&vm));
