@@ -3,22 +3,25 @@
 # Copyright (c) 2026 The libgpuvm authors
 #
 # The whole test suite: a normal build with warnings as errors, the same
-# tests again under AddressSanitizer+UBSan, and a bounded libFuzzer run over
-# the replay parser. Ends with one line "N passed, M failed".
+# tests again under AddressSanitizer+UBSan, the unit and stress tiers under
+# ThreadSanitizer, and a bounded libFuzzer run over the replay parser. Ends
+# with one line "N passed, M failed".
 #
-# Usage: scripts/test.sh [--fuzz-seconds N] [--no-asan] [--no-fuzz]
+# Usage: scripts/test.sh [--fuzz-seconds N] [--no-asan] [--no-tsan] [--no-fuzz]
 set -u
 cd "$(dirname "$0")/.."
 
 fuzz_seconds=60
 do_asan=1
+do_tsan=1
 do_fuzz=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--fuzz-seconds) fuzz_seconds=$2; shift 2 ;;
 	--no-asan) do_asan=0; shift ;;
+	--no-tsan) do_tsan=0; shift ;;
 	--no-fuzz) do_fuzz=0; shift ;;
-	*) echo "usage: $0 [--fuzz-seconds N] [--no-asan] [--no-fuzz]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--fuzz-seconds N] [--no-asan] [--no-tsan] [--no-fuzz]" >&2; exit 2 ;;
 	esac
 done
 
@@ -51,10 +54,10 @@ setup_dir() {
 	fi
 }
 
-# suite NAME BUILDDIR [meson setup args...]
+# suite NAME BUILDDIR "MESON TEST ARGS" [meson setup args...]
 suite() {
-	local name=$1 dir=$2
-	shift 2
+	local name=$1 dir=$2 testargs=$3
+	shift 3
 	echo "=== $name"
 	if ! setup_dir "$dir" "$@" >"$logdir/$name.setup" 2>&1; then
 		cat "$logdir/$name.setup"
@@ -68,21 +71,34 @@ suite() {
 		failed=$((failed + 1))
 		return
 	fi
-	meson test -C "$dir" --print-errorlogs --num-processes 2 \
+	# shellcheck disable=SC2086
+	meson test -C "$dir" --print-errorlogs --num-processes 2 $testargs \
 		>"$logdir/$name.test" 2>&1
 	grep -E '^ *[0-9]+/[0-9]+ ' "$logdir/$name.test" | grep -v ' OK ' || true
 	tail -n 8 "$logdir/$name.test"
 	count_meson "$logdir/$name.test"
 }
 
-suite normal build-test -Dwerror=true -Dbench=true
+suite normal build-test "" -Dwerror=true -Dbench=true
 
 if [ $do_asan -eq 1 ]; then
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	suite asan-ubsan build-asan -Dwerror=true -Dbench=false \
+	# Every test again; the style, ABI and model checks do not change with
+	# the sanitizer and are left out.
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		suite asan-ubsan build-asan \
+		"--no-suite style --no-suite abi --no-suite model" \
+		-Dwerror=true -Dbench=false \
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		-Dc_args=-fno-sanitize-recover=all
+fi
+
+if [ $do_tsan -eq 1 ]; then
+	# The concurrent code under ThreadSanitizer: the unit and stress tiers.
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		suite tsan build-tsan "--suite unit --suite stress" \
+		-Dwerror=true -Dbench=false \
+		-Db_sanitize=thread -Db_lundef=false
 fi
 
 if [ $do_fuzz -eq 1 ]; then

@@ -50,6 +50,11 @@
  * continue the inner loop); put inner loops in a function that returns the
  * error, as the kernel's drm_exec_prepare_array() does.
  *
+ * When the loop ends, every object the body locked stays locked until
+ * gpuvm_exec_fini() (or gpuvm_exec_unlock_obj()); the transaction is then
+ * closed: locking another object aborts (checks enabled), as the kernel's
+ * ww_acquire_done() rule says.
+ *
  * The exec holds a reference on every object it locked, and on the
  * contended one, until it unlocks them.
  *
@@ -116,9 +121,10 @@ GPUVM_EXPORT void gpuvm_exec_fini(struct gpuvm_exec *exec);
  * gpuvm_exec_cleanup() - the loop condition of gpuvm_exec_until_all_locked()
  * @exec: the transaction
  *
- * First call: starts the acquire context. Later calls: drop every lock and
- * reference, and tell whether the body must run again (it must after a
- * contention).
+ * First call: starts the acquire context. Later calls: if the body hit
+ * contention, drop every lock and reference and run it again; otherwise
+ * keep everything locked, mark the acquire context done (no further lock
+ * may be taken in this transaction) and end the loop.
  *
  * Return: true to run the loop body (again).
  */

@@ -75,7 +75,13 @@
  * so adds and removals may race with a walk, but two walks of the same list
  * may not run at once (the second would see an empty list): callers
  * serialise walks with an outer lock, or by locking the VM's reservation
- * first (gpuvm_prepare_vm()), as upstream documents.
+ * first (gpuvm_prepare_vm()), as upstream documents. One more rule comes
+ * with the scheme, as upstream: the walk holds a reference on its current
+ * entry, and if every other reference went meanwhile, the walk's own put
+ * destroys the vm_bo, which needs the object's GEM list lock; so a vm_bo
+ * must not lose its last other reference while a walk may be on it unless
+ * the walk holds that lock (in staged mode, the exec has locked the
+ * object). With checks enabled a violation aborts.
  *
  * Locking helpers. gpuvm_prepare_vm(), gpuvm_prepare_objects() and
  * gpuvm_prepare_range() lock (and reserve fence slots in) the VM's

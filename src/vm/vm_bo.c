@@ -259,7 +259,7 @@ void gpuva_unlink(struct gpuva *va)
 
 	if (!obj)
 		return;
-	gpuvm_gem_gpuva_assert_lock_held(vm_bo->vm, obj);
+	gpuvm_gem_gpuva_assert_lock_held(va->vm, obj);
 	gpuvm_list_del_init(&va->gem.entry);
 	va->vm_bo = NULL;
 	gpuvm_bo_put(vm_bo);
