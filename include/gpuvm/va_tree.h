@@ -302,6 +302,71 @@ GPUVM_EXPORT int gpuvm_va_tree_prealloc(struct gpuvm_va_tree *tree,
 					size_t nodes);
 
 /**
+ * struct gpuvm_va_tree_stash - nodes allocated away from the tree
+ * @head: the nodes, singly linked
+ * @count: how many
+ *
+ * A tree shared by a path that must not allocate is protected by a lock
+ * that path takes, and nothing may allocate while holding such a lock. So
+ * a reservation comes in two phases: fill a stash without the lock, then
+ * hand it to gpuvm_va_tree_reserve_stash() under the lock, which allocates
+ * nothing. gpuvm_va_tree_unreserve_stash() works the other way round:
+ * spare nodes leave the tree into a stash under the lock, and are freed
+ * after it is dropped. Initialise with zeros.
+ */
+struct gpuvm_va_tree_stash {
+	struct gpuvm_va_tree_node *head;
+	size_t count;
+};
+
+/**
+ * gpuvm_va_tree_stash_fill() - allocate nodes into a stash
+ * @stash: the stash
+ * @nodes: the number of nodes the stash should hold
+ *
+ * Context: may allocate; touches no tree, so needs no lock.
+ *
+ * Return: 0, or -ENOMEM with the stash unchanged.
+ */
+GPUVM_EXPORT int gpuvm_va_tree_stash_fill(struct gpuvm_va_tree_stash *stash,
+					  size_t nodes);
+
+/**
+ * gpuvm_va_tree_stash_free() - free every node of a stash
+ * @stash: the stash; empty afterwards
+ */
+GPUVM_EXPORT void gpuvm_va_tree_stash_free(struct gpuvm_va_tree_stash *stash);
+
+/**
+ * gpuvm_va_tree_reserve_stash() - gpuvm_va_tree_reserve() without allocating
+ * @tree: the tree
+ * @nodes: how many nodes to add to the reservation
+ * @stash: holds at least @nodes nodes; what the pool needs is moved from it,
+ *         the rest stays for the caller to free (or keep)
+ *
+ * Context: the tree's lock; never allocates.
+ *
+ * Return: 0, or -ENOSPC if the stash holds fewer than the pool still needs
+ * (nothing changed).
+ */
+GPUVM_EXPORT int gpuvm_va_tree_reserve_stash(struct gpuvm_va_tree *tree,
+					     size_t nodes,
+					     struct gpuvm_va_tree_stash *stash);
+
+/**
+ * gpuvm_va_tree_unreserve_stash() - gpuvm_va_tree_unreserve() without freeing
+ * @tree: the tree
+ * @nodes: the amount given to gpuvm_va_tree_reserve_stash()
+ * @stash: receives the spare nodes no reservation needs any more; free
+ *         them with gpuvm_va_tree_stash_free() after dropping the lock
+ *
+ * Context: the tree's lock; never calls the allocator.
+ */
+GPUVM_EXPORT void
+gpuvm_va_tree_unreserve_stash(struct gpuvm_va_tree *tree, size_t nodes,
+			      struct gpuvm_va_tree_stash *stash);
+
+/**
  * gpuvm_va_tree_trim() - free the spare nodes no reservation needs
  * @tree: the tree
  */

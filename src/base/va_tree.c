@@ -312,6 +312,81 @@ int gpuvm_va_tree_prealloc(struct gpuvm_va_tree *tree, size_t nodes)
 	return pool_fill(tree, nodes);
 }
 
+int gpuvm_va_tree_stash_fill(struct gpuvm_va_tree_stash *stash, size_t nodes)
+{
+	struct gpuvm_va_tree_node *head = stash->head;
+	size_t count = stash->count;
+
+	while (count < nodes) {
+		struct gpuvm_va_tree_node *n = gpuvm_alloc(sizeof(*n));
+
+		if (gpuvm_unlikely(!n)) {
+			/* Free only what this call added. */
+			while (count > stash->count) {
+				struct gpuvm_va_tree_node *f = head;
+
+				head = f->spare_next;
+				gpuvm_free(f, sizeof(*f));
+				count--;
+			}
+			return -ENOMEM;
+		}
+		n->spare_next = head;
+		head = n;
+		count++;
+	}
+	stash->head = head;
+	stash->count = count;
+	return 0;
+}
+
+void gpuvm_va_tree_stash_free(struct gpuvm_va_tree_stash *stash)
+{
+	while (stash->head) {
+		struct gpuvm_va_tree_node *n = stash->head;
+
+		stash->head = n->spare_next;
+		gpuvm_free(n, sizeof(*n));
+	}
+	stash->count = 0;
+}
+
+int gpuvm_va_tree_reserve_stash(struct gpuvm_va_tree *tree, size_t nodes,
+				struct gpuvm_va_tree_stash *stash)
+{
+	size_t want = tree->reserved + nodes;
+	size_t need = want > tree->nr_spare ? want - tree->nr_spare : 0;
+
+	if (need > stash->count)
+		return -ENOSPC;
+	while (need--) {
+		struct gpuvm_va_tree_node *n = stash->head;
+
+		stash->head = n->spare_next;
+		stash->count--;
+		pool_put(tree, n);
+	}
+	tree->reserved = want;
+	return 0;
+}
+
+void gpuvm_va_tree_unreserve_stash(struct gpuvm_va_tree *tree, size_t nodes,
+				   struct gpuvm_va_tree_stash *stash)
+{
+	if (gpuvm_unlikely(nodes > tree->reserved))
+		gpuvm_warn("VA tree: releasing %zu reserved node(s), only %zu "
+			   "reserved",
+			   nodes, tree->reserved);
+	tree->reserved = nodes > tree->reserved ? 0 : tree->reserved - nodes;
+	while (tree->nr_spare > tree->reserved) {
+		struct gpuvm_va_tree_node *n = pool_take(tree);
+
+		n->spare_next = stash->head;
+		stash->head = n;
+		stash->count++;
+	}
+}
+
 /* Leaf and inner node rearrangement, shared by insertion and removal. */
 
 /* Largest group a rearrangement reads: two full leaves and a new entry. */

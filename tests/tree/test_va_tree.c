@@ -166,6 +166,59 @@ static void test_insert_range(void **state)
 	assert_int_equal(live_allocs(), base);
 }
 
+/* Two-phase reservation: allocate into a stash, commit without allocating. */
+static void test_stash(void **state)
+{
+	struct gpuvm_va_tree_stash st = { 0 };
+	struct gpuvm_va_tree t;
+	uint64_t base = live_allocs();
+	size_t cost, nodes;
+
+	(void)state;
+	gpuvm_va_tree_init(&t);
+	for (uint64_t k = 0; k < 5000; k++)
+		assert_int_equal(gpuvm_va_tree_insert(&t, k * 16, val_of(k)),
+				 0);
+	gpuvm_va_tree_trim(&t);
+	cost = gpuvm_va_tree_insert_cost(&t);
+	nodes = 20 * cost;
+
+	/* A failed fill leaves the stash as it was. */
+	assert_int_equal(gpuvm_va_tree_stash_fill(&st, 3), 0);
+	gpuvm_alloc_fail_nth(2, false);
+	assert_int_equal(gpuvm_va_tree_stash_fill(&st, 10), -ENOMEM);
+	gpuvm_alloc_fail_nth(0, false);
+	assert_int_equal(st.count, 3);
+	/* Too small a stash is refused with nothing changed. */
+	assert_int_equal(gpuvm_va_tree_reserve_stash(&t, nodes, &st), -ENOSPC);
+	assert_int_equal(t.reserved, 0);
+	assert_int_equal(st.count, 3);
+
+	assert_int_equal(gpuvm_va_tree_stash_fill(&st, nodes), 0);
+	assert_int_equal(st.count, nodes);
+	/* The commit and the covered inserts never reach the allocator. */
+	gpuvm_alloc_fail_nth(1, true);
+	assert_int_equal(gpuvm_va_tree_reserve_stash(&t, nodes, &st), 0);
+	assert_int_equal(t.reserved, nodes);
+	assert_true(t.nr_spare >= nodes);
+	for (uint64_t k = 0; k < 20; k++)
+		assert_int_equal(gpuvm_va_tree_insert(&t, k * 16 * 250 + 1,
+						      val_of(k + 100000)),
+				 0);
+	check_tree(&t);
+	/* Unreserving moves spares into the stash instead of freeing them. */
+	gpuvm_va_tree_unreserve_stash(&t, nodes, &st);
+	gpuvm_alloc_fail_nth(0, false);
+	assert_int_equal(t.reserved, 0);
+	assert_int_equal(t.nr_spare, 0);
+	check_tree(&t);
+	gpuvm_va_tree_stash_free(&st);
+	assert_null(st.head);
+	assert_int_equal(st.count, 0);
+	gpuvm_va_tree_fini(&t);
+	assert_int_equal(live_allocs(), base);
+}
+
 /* Unit tests. */
 
 static void test_empty(void **state)
@@ -1270,6 +1323,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_insert_lookup_remove),
 		cmocka_unit_test(test_insert_range),
+		cmocka_unit_test(test_stash),
 		cmocka_unit_test(test_seek),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_cursor_valid),
