@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "replay.h"
+#include "show.h"
 
 #ifndef GPUVM_VERSION
 #define GPUVM_VERSION "unknown"
@@ -31,6 +32,8 @@ struct gpuvm_command {
 static const struct gpuvm_command commands[] = {
 	{ "replay", gpuvm_cmd_replay,
 	  "replay a request file and print the split/merge operations" },
+	{ "show", gpuvm_cmd_show,
+	  "replay a request file and draw the final VA space as SVG" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -64,6 +64,7 @@ struct replay_bo {
 	 * described as it was declared.
 	 */
 	bool ext;
+	size_t index;
 	size_t len;
 	char name[];
 };
@@ -494,6 +495,21 @@ static const struct gpuvm_gem_funcs bo_funcs = {
 static const char *bo_name(struct gpuvm_gem *obj)
 {
 	return obj ? gpuvm_container_of(obj, struct replay_bo, gem)->name : "-";
+}
+
+const char *replay_bo_name(const struct gpuvm_gem *obj, size_t *index)
+{
+	const struct replay_bo *bo;
+
+	if (!obj) {
+		if (index)
+			*index = 0;
+		return "-";
+	}
+	bo = gpuvm_container_of(obj, const struct replay_bo, gem);
+	if (index)
+		*index = bo->index;
+	return bo->name;
 }
 
 /* The VM's common reservation object; it has no name and maps nothing. */
@@ -927,6 +943,7 @@ static int cmd_bo(struct replay *r)
 	}
 	bo->line = r->line;
 	bo->ext = r->ntok == 4;
+	bo->index = r->nr_bo;
 	bo->len = name->len;
 	memcpy(bo->name, name->text, name->len + 1);
 	b = name_hash(bo->name, bo->len) & (r->bo_buckets - 1);
@@ -1085,6 +1102,8 @@ int gpuvm_replay(FILE *in, const char *name, FILE *out, FILE *err,
 	}
 	if (!r->status && !r->have_vm)
 		file_error(r, "missing 'vm' command");
+	if (!r->status && r->opt.final)
+		r->status = r->opt.final(&r->vm, r->opt.priv);
 	if (!r->status)
 		print_state(r);
 

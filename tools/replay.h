@@ -6,7 +6,11 @@
 #define GPUVM_TOOLS_REPLAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+
+struct gpuvm;
+struct gpuvm_gem;
 
 /*
  * DOC: The replay engine
@@ -44,10 +48,17 @@ enum replay_mode {
  * @mode: see enum replay_mode
  * @check: run gpuvm_check_invariants() after every request; a broken
  *         invariant is an internal error
+ * @final: if set, called once after a complete run, before the final state
+ *         is printed and the VM torn down, so that a caller can look at the
+ *         VM the file built; it returns 0 or a REPLAY_EXIT_* status that
+ *         becomes the run's (it reports its own error then)
+ * @priv: passed to @final
  */
 struct replay_options {
 	enum replay_mode mode;
 	bool check;
+	int (*final)(struct gpuvm *vm, void *priv);
+	void *priv;
 };
 
 /**
@@ -58,6 +69,19 @@ struct replay_options {
  * Return: true if @s names a mode.
  */
 bool replay_mode_parse(const char *s, enum replay_mode *mode);
+
+/**
+ * replay_bo_name() - what a replay's buffer object was declared as
+ * @obj: the object of a mapping of the VM handed to replay_options.final,
+ *       or NULL for a mapping without one
+ * @index: if not NULL, receives the object's rank in declaration order
+ *         (0 for the first 'bo' of the file, and for NULL)
+ *
+ * Only valid during the final callback: the objects go with the run.
+ *
+ * Return: the declared name, or "-" for NULL.
+ */
+const char *replay_bo_name(const struct gpuvm_gem *obj, size_t *index);
 
 /**
  * gpuvm_replay() - run a replay file
