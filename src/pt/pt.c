@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Copyright (c) 2026 The libgpuvm authors
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <gpuvm/pt.h>
+
+#include "base/alloc_internal.h"
+#include "base/context_internal.h"
+
+/*
+ * The generic side of the page-table interface: argument checks shared by
+ * every backend, the fence-signalling checks of the functions that may
+ * allocate, and dispatch. Backends only ever see validated requests.
+ */
+
+static bool range_ok(const struct gpuvm_pt *pt, uint64_t addr, uint64_t range)
+{
+	const uint64_t mask = GPUVM_PT_PAGE_SIZE - 1;
+
+	if (!range || (addr & mask) || (range & mask))
+		return false;
+	if (addr + range < addr)
+		return false;
+	if (pt->va_bits < 64 && addr + range > (UINT64_C(1) << pt->va_bits))
+		return false;
+	return true;
+}
+
+static bool resv_ok(const struct gpuvm_pt *pt, const struct gpuvm_pt_resv *resv)
+{
+	return !resv->pt || resv->pt == pt;
+}
+
+int gpuvm_pt_init(struct gpuvm_pt *pt, const struct gpuvm_pt_ops *ops,
+		  unsigned int va_bits)
+{
+	if (!pt || !ops || !va_bits || va_bits > 64)
+		return -EINVAL;
+	if (!ops->reserve_cost || !ops->reserve || !ops->map || !ops->unmap ||
+	    !ops->release || !ops->trim || !ops->translate || !ops->get_stats ||
+	    !ops->destroy)
+		return -EINVAL;
+	pt->ops = ops;
+	pt->va_bits = va_bits;
+	return 0;
+}
+
+void gpuvm_pt_destroy(struct gpuvm_pt *pt)
+{
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_destroy()");
+	if (pt)
+		pt->ops->destroy(pt);
+}
+
+size_t gpuvm_pt_reserve_cost(const struct gpuvm_pt *pt, uint64_t addr,
+			     uint64_t range, unsigned int kind)
+{
+	if (!range_ok(pt, addr, range) || (kind & ~GPUVM_PT_RESV_UNMAP))
+		return 0;
+	return pt->ops->reserve_cost(pt, addr, range, kind);
+}
+
+int gpuvm_pt_reserve(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+		     unsigned int kind, struct gpuvm_pt_resv *resv)
+{
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_reserve()");
+	if (!resv || !range_ok(pt, addr, range) ||
+	    (kind & ~GPUVM_PT_RESV_UNMAP) || !resv_ok(pt, resv))
+		return -EINVAL;
+	return pt->ops->reserve(pt, addr, range, kind, resv);
+}
+
+static bool map_args_ok(const struct gpuvm_pt *pt, uint64_t addr,
+			uint64_t range, uint64_t pa, unsigned int flags)
+{
+	const uint64_t pa_end = UINT64_C(1) << GPUVM_PT_PA_BITS;
+
+	if (!range_ok(pt, addr, range) || (flags & ~GPUVM_PT_MAP_FLAGS))
+		return false;
+	if (flags & GPUVM_PT_NULL)
+		return true;
+	return !(pa & (GPUVM_PT_PAGE_SIZE - 1)) && pa < pa_end &&
+	       range <= pa_end - pa;
+}
+
+int gpuvm_pt_map(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+		 uint64_t pa, unsigned int flags, struct gpuvm_pt_resv *resv)
+{
+	if (!map_args_ok(pt, addr, range, pa, flags))
+		return -EINVAL;
+	if (flags & GPUVM_PT_NULL)
+		pa = 0;
+	if (!resv)
+		gpuvm_context_check(GPUVM_RULE_ALLOC,
+				    "gpuvm_pt_map() without a reservation");
+	else if (!resv_ok(pt, resv))
+		return -EINVAL;
+	return pt->ops->map(pt, addr, range, pa, flags, resv);
+}
+
+int gpuvm_pt_unmap(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+		   unsigned int flags, struct gpuvm_pt_resv *resv)
+{
+	if (!range_ok(pt, addr, range) || (flags & ~GPUVM_PT_KEEP))
+		return -EINVAL;
+	/* Leaving entries in place never takes a table. */
+	if (!resv && !(flags & GPUVM_PT_KEEP))
+		gpuvm_context_check(GPUVM_RULE_ALLOC,
+				    "gpuvm_pt_unmap() without a reservation");
+	else if (resv && !resv_ok(pt, resv))
+		return -EINVAL;
+	return pt->ops->unmap(pt, addr, range, flags, resv);
+}
+
+void gpuvm_pt_release(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv)
+{
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_release()");
+	if (!resv || !resv->pt)
+		return;
+	if (gpuvm_unlikely(resv->pt != pt)) {
+		gpuvm_warn("page table: releasing a reservation made on "
+			   "another page table");
+		return;
+	}
+	pt->ops->release(pt, resv);
+	memset(resv, 0, sizeof(*resv));
+}
+
+void gpuvm_pt_trim(struct gpuvm_pt *pt)
+{
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_trim()");
+	pt->ops->trim(pt);
+}
+
+int gpuvm_pt_translate(const struct gpuvm_pt *pt, uint64_t va, uint64_t *pa,
+		       uint64_t *page_size, unsigned int *flags)
+{
+	uint64_t p = 0, s = 0;
+	unsigned int f = 0;
+	int ret = -EFAULT;
+
+	if (pt->va_bits >= 64 || va < (UINT64_C(1) << pt->va_bits))
+		ret = pt->ops->translate(pt, va, &p, &s, &f);
+	if (ret)
+		p = s = f = 0;
+	if (pa)
+		*pa = p;
+	if (page_size)
+		*page_size = s;
+	if (flags)
+		*flags = f;
+	return ret;
+}
+
+int gpuvm_pt_walk(const struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+		  gpuvm_pt_walk_fn fn, void *data)
+{
+	if (!fn || !range_ok(pt, addr, range))
+		return -EINVAL;
+	if (!pt->ops->walk)
+		return -EOPNOTSUPP;
+	return pt->ops->walk(pt, addr, range, fn, data);
+}
+
+void gpuvm_pt_get_stats(const struct gpuvm_pt *pt, struct gpuvm_pt_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	pt->ops->get_stats(pt, stats);
+}
+
+int gpuvm_pt_check(const struct gpuvm_pt *pt, char *msg, size_t len)
+{
+	if (msg && len)
+		msg[0] = '\0';
+	if (!pt->ops->check)
+		return 0;
+	return pt->ops->check(pt, msg, len);
+}
