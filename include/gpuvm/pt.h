@@ -35,24 +35,31 @@
  *
  * | path    | context                       | functions                    |
  * | ------- | ----------------------------- | ---------------------------- |
- * | submit  | may allocate and wait         | gpuvm_pt_reserve()           |
+ * | submit  | may allocate and wait         | gpuvm_pt_reserve(), or       |
+ * |         |                               | gpuvm_pt_stash_fill() then   |
+ * |         |                               | gpuvm_pt_reserve_stash()     |
  * | run     | fence-signalling section: no  | gpuvm_pt_map(),              |
  * |         | allocation, no free           | gpuvm_pt_unmap(),            |
  * |         |                               | gpuvm_pt_translate()         |
- * | cleanup | may free, not in a section    | gpuvm_pt_release(),          |
+ * | cleanup | may free, not in a section    | gpuvm_pt_release(), or       |
+ * |         |                               | gpuvm_pt_release_stash()     |
+ * |         |                               | then gpuvm_pt_stash_free();  |
  * |         |                               | gpuvm_pt_trim()              |
  *
  * Map and unmap take every table they need from tables reserved earlier,
  * and put the tables they empty in a pool of spares instead of freeing
- * them, so they never call the allocator. reserve, release, trim, create
- * and destroy are marked as allocating for the fence-signalling checker:
- * calling them inside a section is reported even when they happen not to
- * allocate.
+ * them, so they never call the allocator. reserve, release, trim, create,
+ * destroy, stash_fill and stash_free are marked as allocating for the
+ * fence-signalling checker: calling them inside a section is reported even
+ * when they happen not to allocate. reserve_stash and release_stash never
+ * call the allocator and are not marked (see DOC: Two-phase reservations).
  *
  * Locking. None inside: the caller serialises every call on one page table
  * (the VM's lock or the bind queue's run order). gpuvm_pt_translate(),
  * gpuvm_pt_walk(), gpuvm_pt_get_stats() and gpuvm_pt_check() only read, so
  * several of them may run at once while nothing writes.
+ * gpuvm_pt_reserve_cost(), gpuvm_pt_stash_fill() and gpuvm_pt_stash_free()
+ * touch nothing a write changes and need no serialisation at all.
  *
  * Errors are negative errno values: -EINVAL for bad arguments (nothing
  * changed), -ENOMEM from the allocating functions (nothing changed, nothing
@@ -110,6 +117,59 @@
  *
  * The software backend's worst cases are computed from the range alone and
  * are in the DOC of gpuvm_pt_sw_create().
+ */
+
+/*
+ * DOC: Two-phase reservations
+ *
+ * gpuvm_pt_reserve() must be serialised with the run path's maps and
+ * unmaps, because they all change the pool and the floor. When that
+ * serialisation is a lock the run path takes inside fence-signalling
+ * sections (as a bind queue's is), nothing may allocate while holding it,
+ * and gpuvm_pt_reserve() allocates. The two-phase form splits the
+ * allocation from the bookkeeping, as gpuvm_va_tree_reserve_stash() does
+ * for tree nodes:
+ *
+ * 1. Without the lock: gpuvm_pt_stash_fill() allocates tables into a
+ *    &struct gpuvm_pt_stash the caller owns. It reads no state of the page
+ *    table, so it needs no serialisation with anything.
+ * 2. Under the lock: gpuvm_pt_reserve_stash() does what gpuvm_pt_reserve()
+ *    does, but takes the tables the pool lacks from the stash; it fails
+ *    with -ENOSPC, changing nothing, if the stash holds too few.
+ * 3. The job's maps and unmaps run as usual.
+ * 4. Under the lock: gpuvm_pt_release_stash() does what gpuvm_pt_release()
+ *    does, but moves the spare tables no reservation needs any more into a
+ *    stash instead of freeing them.
+ * 5. Without the lock: gpuvm_pt_stash_free() frees what is left in the
+ *    stashes, or the caller keeps them for its next job: a stash's tables
+ *    are as good after a round trip through the page table as fresh ones.
+ *
+ * Neither function of steps 2 and 4 calls the allocator, whatever the
+ * stash, the pool or the reservation hold, so neither is reported by the
+ * fence-signalling checker: holding a lock that a section also takes is
+ * not itself a violation, only allocating under it would be, and these
+ * functions cannot. Steps 1 and 5 are reported inside a section, like
+ * gpuvm_pt_reserve().
+ *
+ * How much to fill. gpuvm_pt_reserve_cost() depends on the range alone, so
+ * it may be called before taking the lock, and a stash holding that many
+ * tables is always enough for gpuvm_pt_reserve_stash(), whatever the state
+ * of the pool when it runs: the pool always holds at least the floor, so
+ * the tables it lacks are at most the cost. For several reservations made
+ * in a row from one stash (a job of several ranges), the sum of their
+ * costs is enough. When the pool already had spares beyond the floor, the
+ * reservation takes fewer than the cost; what stays in the stash is for
+ * the caller to free or to keep.
+ *
+ * Budget. Tables in a stash belong to no page table: they count in the
+ * allocator entry's statistics, not in the page table's table_bytes or
+ * its table budget. The budget is enforced when tables enter the pool:
+ * gpuvm_pt_reserve_stash() fails with -ENOMEM, as gpuvm_pt_reserve()
+ * does, when they would exceed it.
+ *
+ * Backends provide the two-phase form through four optional members of
+ * &struct gpuvm_pt_ops; on a backend without them every stash function
+ * returns -EOPNOTSUPP and the one-phase functions remain.
  */
 
 /* The page sizes this layer knows. */
@@ -200,8 +260,10 @@ struct gpuvm_pt_resv {
  * @live_4k: live 4 KiB entries
  * @live_64k: live 64 KiB entries
  * @live_2m: live 2 MiB entries
- * @tables_allocated: tables obtained from the allocator, ever
- * @tables_freed: tables given back to the allocator, ever
+ * @tables_allocated: tables that came into the page table, ever: from the
+ *                    allocator, or from a stash (@tables_from_stash)
+ * @tables_freed: tables that left it, ever: given back to the allocator,
+ *                or moved into a stash (@tables_to_stash)
  * @tables_in_use: tables linked into the page table, root included
  * @tables_spare: tables in the pool of spares
  * @tables_reserved: the floor: tables outstanding reservations have not
@@ -209,9 +271,14 @@ struct gpuvm_pt_resv {
  * @table_bytes: memory held in tables, in use and spare
  * @resv_refused: maps and unmaps refused because their reservation did not
  *                cover them
+ * @tables_from_stash: the part of @tables_allocated that
+ *                     gpuvm_pt_reserve_stash() took from stashes
+ * @tables_to_stash: the part of @tables_freed that
+ *                   gpuvm_pt_release_stash() moved into stashes
  *
  * In a sound page table tables_in_use + tables_spare == tables_allocated -
- * tables_freed, and tables_spare >= tables_reserved.
+ * tables_freed, and tables_spare >= tables_reserved. Tables in a stash are
+ * counted by no page table.
  */
 struct gpuvm_pt_stats {
 	uint64_t entries_written;
@@ -233,7 +300,36 @@ struct gpuvm_pt_stats {
 	uint64_t tables_reserved;
 	uint64_t table_bytes;
 	uint64_t resv_refused;
+	uint64_t tables_from_stash;
+	uint64_t tables_to_stash;
 };
+
+/**
+ * struct gpuvm_pt_stash - page tables allocated away from a page table
+ * @pt: the page table its tables are for; NULL while it holds none
+ * @head: the tables, in a form only the backend reads
+ * @count: how many tables it holds
+ *
+ * Zero it (or use %GPUVM_PT_STASH_INIT) before first use. The caller owns
+ * it and serialises its use; the page table keeps no pointer to it. A stash
+ * that holds tables is tied to the page table it got them for (@pt, set by
+ * the functions that add tables, cleared when @count drops to 0), since a
+ * backend's tables may differ from one page table to the next; an empty
+ * stash may be used with any page table. Free it with
+ * gpuvm_pt_stash_free() before destroying its page table. See DOC:
+ * Two-phase reservations.
+ */
+struct gpuvm_pt_stash {
+	struct gpuvm_pt *pt;
+	void *head;
+	size_t count;
+};
+
+/* An empty stash, for initialisers. */
+#define GPUVM_PT_STASH_INIT                                                    \
+	{                                                                      \
+		NULL, NULL, 0                                                  \
+	}
 
 /**
  * typedef gpuvm_pt_walk_fn - receives one leaf entry from gpuvm_pt_walk()
@@ -268,10 +364,26 @@ typedef int (*gpuvm_pt_walk_fn)(uint64_t va, uint64_t size, uint64_t pa,
  *             track stay 0)
  * @check: verify the backend's invariants (optional)
  * @destroy: free everything, the &struct gpuvm_pt included
+ * @stash_fill: allocate tables into @stash until it holds @tables;
+ *              all-or-nothing. Runs concurrently with anything else on
+ *              @pt, so it may read only what never changes after creation
+ *              (optional, as are the three below: all four or none)
+ * @stash_free: free every table of @stash; the same concurrency rule
+ * @reserve_stash: @reserve, but the tables the pool lacks are moved from
+ *                 @stash, never allocated: at most the @reserve_cost of the
+ *                 range, -ENOSPC with nothing changed if @stash holds
+ *                 fewer than needed; all-or-nothing
+ * @release_stash: @release, but the spare tables beyond the new floor are
+ *                 moved into @stash, never freed
  *
  * The gpuvm_pt_*() wrappers validate arguments before calling these: the
  * ranges are page-aligned, non-empty and inside the VA space, the flags are
- * known, and @resv, if not NULL, belongs to this page table.
+ * known, @resv, if not NULL, belongs to this page table, and a non-empty
+ * @stash was filled for it. The wrappers keep &gpuvm_pt_stash.pt; the
+ * stash members only maintain @head and @count. @reserve_cost must depend
+ * on the range alone, not on the state of the tables: it is what a
+ * reservation promises whatever that state becomes, and callers use it
+ * without serialisation to size their stashes.
  */
 struct gpuvm_pt_ops {
 	size_t (*reserve_cost)(const struct gpuvm_pt *pt, uint64_t addr,
@@ -292,6 +404,15 @@ struct gpuvm_pt_ops {
 			  struct gpuvm_pt_stats *stats);
 	int (*check)(const struct gpuvm_pt *pt, char *msg, size_t len);
 	void (*destroy)(struct gpuvm_pt *pt);
+	int (*stash_fill)(const struct gpuvm_pt *pt,
+			  struct gpuvm_pt_stash *stash, size_t tables);
+	void (*stash_free)(const struct gpuvm_pt *pt,
+			   struct gpuvm_pt_stash *stash);
+	int (*reserve_stash)(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+			     unsigned int kind, struct gpuvm_pt_resv *resv,
+			     struct gpuvm_pt_stash *stash);
+	void (*release_stash)(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
+			      struct gpuvm_pt_stash *stash);
 };
 
 /**
@@ -307,12 +428,14 @@ struct gpuvm_pt {
 /**
  * gpuvm_pt_init() - initialise the generic part of a backend's page table
  * @pt: the page table embedded in the backend's object
- * @ops: the backend; every member except @walk and @check is required
+ * @ops: the backend; every member except @walk, @check and the four stash
+ *       members is required, and the stash members come all four or none
  * @va_bits: the VA space size in bits, 1 to 64
  *
  * Context: any; does not allocate.
  *
- * Return: 0, or -EINVAL (a member missing, @va_bits out of range).
+ * Return: 0, or -EINVAL (a member missing, some but not all of the stash
+ * members, @va_bits out of range).
  */
 GPUVM_EXPORT int gpuvm_pt_init(struct gpuvm_pt *pt,
 			       const struct gpuvm_pt_ops *ops,
@@ -373,6 +496,10 @@ GPUVM_EXPORT int gpuvm_pt_init(struct gpuvm_pt *pt,
  * current call ends), plus one for the call that splits a block before it
  * empties the previous one.
  *
+ * Two-phase reservations are supported: a stash holds zeroed 4 KiB tables
+ * from the allocator entry, and tables move between a stash and the pool
+ * without being cleared or copied.
+ *
  * Context: may allocate; not in a fence-signalling section.
  *
  * Return: 0, -EINVAL for @va_bits out of range, -ENOMEM (nothing leaked).
@@ -398,7 +525,13 @@ GPUVM_EXPORT void gpuvm_pt_destroy(struct gpuvm_pt *pt);
  * @range: its size
  * @kind: 0 or %GPUVM_PT_RESV_UNMAP
  *
- * Context: any; does not allocate.
+ * The count depends on the range alone. It is also a number of tables
+ * that a stash given to gpuvm_pt_reserve_stash() for this range always
+ * suffices with, whatever the state of the pool (see DOC: Two-phase
+ * reservations).
+ *
+ * Context: any; does not allocate; needs no serialisation with the other
+ * calls on @pt.
  *
  * Return: the count, or 0 if the arguments are invalid.
  */
@@ -499,6 +632,94 @@ GPUVM_EXPORT void gpuvm_pt_release(struct gpuvm_pt *pt,
  * Context: may free; not in a fence-signalling section.
  */
 GPUVM_EXPORT void gpuvm_pt_trim(struct gpuvm_pt *pt);
+
+/**
+ * gpuvm_pt_stash_fill() - allocate tables into a stash
+ * @pt: the page table the tables are for
+ * @stash: the stash, empty or holding tables for @pt
+ * @tables: how many tables the stash should hold; it is left alone if it
+ *          holds that many already
+ *
+ * Reads nothing a call on @pt changes: it needs no serialisation with them
+ * (only with other uses of @stash).
+ *
+ * Context: may allocate; not in a fence-signalling section; outside the
+ * lock that serialises @pt, which is what it is for.
+ *
+ * Return: 0; -EINVAL for a NULL @stash or one holding tables for another
+ * page table; -EOPNOTSUPP if the backend has no stashes; -ENOMEM with
+ * @stash unchanged.
+ */
+GPUVM_EXPORT int gpuvm_pt_stash_fill(struct gpuvm_pt *pt,
+				     struct gpuvm_pt_stash *stash,
+				     size_t tables);
+
+/**
+ * gpuvm_pt_stash_free() - free every table of a stash
+ * @pt: the page table the tables are for
+ * @stash: the stash, or NULL; empty afterwards
+ *
+ * A stash holding tables for another page table is left alone, with a
+ * warning.
+ *
+ * Context: may free; not in a fence-signalling section; needs no
+ * serialisation with the calls on @pt.
+ */
+GPUVM_EXPORT void gpuvm_pt_stash_free(struct gpuvm_pt *pt,
+				      struct gpuvm_pt_stash *stash);
+
+/**
+ * gpuvm_pt_reserve_stash() - gpuvm_pt_reserve() with tables from a stash
+ * @pt: the page table
+ * @addr: the start of the range
+ * @range: its size
+ * @kind: 0 or %GPUVM_PT_RESV_UNMAP, as for gpuvm_pt_reserve()
+ * @resv: the job's reservation, as for gpuvm_pt_reserve()
+ * @stash: the tables to fill the pool with; gpuvm_pt_reserve_cost() of the
+ *         range is always enough. What the pool lacks is moved out of it,
+ *         the rest stays.
+ *
+ * The same reservation as gpuvm_pt_reserve() makes, with the same effect on
+ * @resv, the floor and the pool; only where the new tables come from
+ * differs.
+ *
+ * Context: the submit path, serialised with every other call on @pt
+ * (typically under the lock the run path takes). Never calls the
+ * allocator, so it is not reported inside a fence-signalling section.
+ *
+ * Return: 0; -EINVAL for invalid arguments, a @resv made on another page
+ * table, or a @stash holding tables for another one; -ENOSPC if @stash
+ * holds fewer tables than the pool lacks; -ENOMEM if the tables would
+ * exceed the backend's table budget; -EOPNOTSUPP if the backend has no
+ * stashes. On error @pt, @resv and @stash are unchanged.
+ */
+GPUVM_EXPORT int gpuvm_pt_reserve_stash(struct gpuvm_pt *pt, uint64_t addr,
+					uint64_t range, unsigned int kind,
+					struct gpuvm_pt_resv *resv,
+					struct gpuvm_pt_stash *stash);
+
+/**
+ * gpuvm_pt_release_stash() - gpuvm_pt_release() with tables into a stash
+ * @pt: the page table
+ * @resv: the reservation; empty afterwards (an empty one, or NULL, is a
+ *        no-op)
+ * @stash: receives the spare tables above the new floor; empty or holding
+ *         tables for @pt. Free them with gpuvm_pt_stash_free() once the
+ *         lock is dropped, or keep them for a later gpuvm_pt_reserve_stash()
+ *         on @pt.
+ *
+ * Context: the cleanup path, serialised with every other call on @pt
+ * (typically under the lock the run path takes). Never calls the
+ * allocator, so it is not reported inside a fence-signalling section.
+ *
+ * Return: 0; -EINVAL for a NULL @stash, a @resv made on another page table
+ * or a @stash holding tables for another one; -EOPNOTSUPP if the backend
+ * has no stashes (release with gpuvm_pt_release() then). On error @pt,
+ * @resv and @stash are unchanged.
+ */
+GPUVM_EXPORT int gpuvm_pt_release_stash(struct gpuvm_pt *pt,
+					struct gpuvm_pt_resv *resv,
+					struct gpuvm_pt_stash *stash);
 
 /**
  * gpuvm_pt_translate() - translate one virtual address, as the GPU would

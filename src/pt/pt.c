@@ -34,14 +34,34 @@ static bool resv_ok(const struct gpuvm_pt *pt, const struct gpuvm_pt_resv *resv)
 	return !resv->pt || resv->pt == pt;
 }
 
+/* A stash's tables may be shaped for the page table they were made for. */
+static bool stash_ok(const struct gpuvm_pt *pt,
+		     const struct gpuvm_pt_stash *stash)
+{
+	return !stash->count || stash->pt == pt;
+}
+
+/* Backends maintain the list and the count; the owner follows the count. */
+static void stash_set_owner(struct gpuvm_pt *pt, struct gpuvm_pt_stash *stash)
+{
+	stash->pt = stash->count ? pt : NULL;
+}
+
 int gpuvm_pt_init(struct gpuvm_pt *pt, const struct gpuvm_pt_ops *ops,
 		  unsigned int va_bits)
 {
+	unsigned int stash_ops;
+
 	if (!pt || !ops || !va_bits || va_bits > 64)
 		return -EINVAL;
 	if (!ops->reserve_cost || !ops->reserve || !ops->map || !ops->unmap ||
 	    !ops->release || !ops->trim || !ops->translate || !ops->get_stats ||
 	    !ops->destroy)
+		return -EINVAL;
+	/* A stash filled by one op must be consumable by the others. */
+	stash_ops = !!ops->stash_fill + !!ops->stash_free +
+		    !!ops->reserve_stash + !!ops->release_stash;
+	if (stash_ops && stash_ops != 4)
 		return -EINVAL;
 	pt->ops = ops;
 	pt->va_bits = va_bits;
@@ -133,6 +153,81 @@ void gpuvm_pt_trim(struct gpuvm_pt *pt)
 {
 	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_trim()");
 	pt->ops->trim(pt);
+}
+
+int gpuvm_pt_stash_fill(struct gpuvm_pt *pt, struct gpuvm_pt_stash *stash,
+			size_t tables)
+{
+	int ret;
+
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_stash_fill()");
+	if (!stash || !stash_ok(pt, stash))
+		return -EINVAL;
+	if (!pt->ops->stash_fill)
+		return -EOPNOTSUPP;
+	if (stash->count >= tables)
+		return 0;
+	ret = pt->ops->stash_fill(pt, stash, tables);
+	stash_set_owner(pt, stash);
+	return ret;
+}
+
+void gpuvm_pt_stash_free(struct gpuvm_pt *pt, struct gpuvm_pt_stash *stash)
+{
+	gpuvm_context_check(GPUVM_RULE_ALLOC, "gpuvm_pt_stash_free()");
+	if (!stash)
+		return;
+	if (stash->count) {
+		if (gpuvm_unlikely(stash->pt != pt)) {
+			gpuvm_warn("page table: freeing a stash of tables made "
+				   "for another page table");
+			return;
+		}
+		pt->ops->stash_free(pt, stash);
+	}
+	memset(stash, 0, sizeof(*stash));
+}
+
+/*
+ * The two functions below run under the caller's serialisation of @pt,
+ * which may be a lock taken inside fence-signalling sections. They never
+ * reach the allocator, so, unlike gpuvm_pt_reserve() and
+ * gpuvm_pt_release(), they carry no context check: being called where
+ * allocating would be wrong is exactly their purpose.
+ */
+
+int gpuvm_pt_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+			   unsigned int kind, struct gpuvm_pt_resv *resv,
+			   struct gpuvm_pt_stash *stash)
+{
+	int ret;
+
+	if (!resv || !stash || !range_ok(pt, addr, range) ||
+	    (kind & ~GPUVM_PT_RESV_UNMAP) || !resv_ok(pt, resv) ||
+	    !stash_ok(pt, stash))
+		return -EINVAL;
+	if (!pt->ops->reserve_stash)
+		return -EOPNOTSUPP;
+	ret = pt->ops->reserve_stash(pt, addr, range, kind, resv, stash);
+	stash_set_owner(pt, stash);
+	return ret;
+}
+
+int gpuvm_pt_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
+			   struct gpuvm_pt_stash *stash)
+{
+	if (!pt->ops->release_stash)
+		return -EOPNOTSUPP;
+	if (!stash || !stash_ok(pt, stash))
+		return -EINVAL;
+	if (!resv || !resv->pt)
+		return 0;
+	if (resv->pt != pt)
+		return -EINVAL;
+	pt->ops->release_stash(pt, resv, stash);
+	memset(resv, 0, sizeof(*resv));
+	stash_set_owner(pt, stash);
+	return 0;
 }
 
 int gpuvm_pt_translate(const struct gpuvm_pt *pt, uint64_t va, uint64_t *pa,

@@ -260,6 +260,15 @@ static void table_free(struct sw_pt *p, struct sw_table *t)
 	p->st.tables_freed++;
 }
 
+/* Whether the budget allows the page table @extra more tables. */
+static bool budget_allows(const struct sw_pt *p, size_t extra)
+{
+	size_t held = p->nr_in_use + p->nr_spare;
+
+	return !p->max_tables ||
+	       (held <= p->max_tables && extra <= p->max_tables - held);
+}
+
 /*
  * Grow the pool to @want tables, within the budget. On failure free exactly
  * the tables this call added (they are at the head of the list), so that
@@ -271,13 +280,8 @@ static int pool_fill(struct sw_pt *p, size_t want)
 
 	if (want <= p->nr_spare)
 		return 0;
-	if (p->max_tables) {
-		size_t held = p->nr_in_use + p->nr_spare;
-
-		if (held > p->max_tables ||
-		    want - p->nr_spare > p->max_tables - held)
-			return -ENOMEM;
-	}
+	if (!budget_allows(p, want - p->nr_spare))
+		return -ENOMEM;
 	while (p->nr_spare < want) {
 		struct sw_table *t = gpuvm_zalloc(sizeof(*t));
 
@@ -298,6 +302,59 @@ static void pool_shrink(struct sw_pt *p, size_t keep)
 {
 	while (p->nr_spare > keep)
 		table_free(p, spare_pop(p));
+}
+
+/*
+ * Stashes. A stash is a list of tables in the pool's format: zeroed but
+ * for the link in their first entry, so that a table moves between a stash
+ * and the pool by relinking alone. Nothing here touches the page table: a
+ * stash is filled and freed without the caller's lock.
+ */
+
+static void stash_push(struct gpuvm_pt_stash *stash, struct sw_table *t)
+{
+	t->e[0] = (uint64_t)(uintptr_t)stash->head;
+	stash->head = t;
+	stash->count++;
+}
+
+static struct sw_table *stash_pop(struct gpuvm_pt_stash *stash)
+{
+	struct sw_table *t = stash->head;
+
+	stash->head = (struct sw_table *)(uintptr_t)t->e[0];
+	t->e[0] = 0;
+	stash->count--;
+	return t;
+}
+
+static int sw_stash_fill(const struct gpuvm_pt *pt,
+			 struct gpuvm_pt_stash *stash, size_t tables)
+{
+	size_t count = stash->count;
+
+	(void)pt;
+	while (stash->count < tables) {
+		struct sw_table *t = gpuvm_zalloc(sizeof(*t));
+
+		if (gpuvm_unlikely(!t)) {
+			/* The tables this call added are at the head. */
+			while (stash->count > count)
+				gpuvm_free(stash_pop(stash), sizeof(*t));
+			return -ENOMEM;
+		}
+		stash_push(stash, t);
+	}
+	return 0;
+}
+
+static void sw_stash_free(const struct gpuvm_pt *pt,
+			  struct gpuvm_pt_stash *stash)
+{
+	(void)pt;
+	while (stash->count)
+		gpuvm_free(stash_pop(stash), sizeof(struct sw_table));
+	stash->head = NULL;
 }
 
 /* Reservation cost: a function of the range alone. */
@@ -326,6 +383,24 @@ static size_t sw_reserve_cost(const struct gpuvm_pt *pt, uint64_t addr,
 	return n;
 }
 
+static bool resv_fits(const struct sw_pt *p, const struct gpuvm_pt_resv *resv,
+		      size_t cost)
+{
+	return cost <= SIZE_MAX - p->reserved &&
+	       cost <= SIZE_MAX - resv->tables;
+}
+
+/* Records a promise the pool already holds the tables for. */
+static void resv_add(struct sw_pt *p, struct gpuvm_pt_resv *resv, size_t cost)
+{
+	if (!resv->pt) {
+		resv->pt = &p->base;
+		p->nr_resv++;
+	}
+	resv->tables += cost;
+	p->reserved += cost;
+}
+
 static int sw_reserve(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
 		      unsigned int kind, struct gpuvm_pt_resv *resv)
 {
@@ -333,28 +408,71 @@ static int sw_reserve(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
 	size_t cost = sw_reserve_cost(pt, addr, range, kind);
 	int ret;
 
-	if (cost > SIZE_MAX - p->reserved || cost > SIZE_MAX - resv->tables)
+	if (!resv_fits(p, resv, cost))
 		return -ENOMEM;
 	ret = pool_fill(p, p->reserved + cost);
 	if (ret)
 		return ret;
-	if (!resv->pt) {
-		resv->pt = pt;
-		p->nr_resv++;
-	}
-	resv->tables += cost;
-	p->reserved += cost;
+	resv_add(p, resv, cost);
 	return 0;
+}
+
+/*
+ * The pool holds at least the floor, so what it lacks is at most @cost:
+ * a stash of reserve_cost() tables always suffices.
+ */
+static int sw_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+			    unsigned int kind, struct gpuvm_pt_resv *resv,
+			    struct gpuvm_pt_stash *stash)
+{
+	struct sw_pt *p = to_sw(pt);
+	size_t cost = sw_reserve_cost(pt, addr, range, kind);
+	size_t want, need;
+
+	if (!resv_fits(p, resv, cost))
+		return -ENOMEM;
+	want = p->reserved + cost;
+	need = want > p->nr_spare ? want - p->nr_spare : 0;
+	if (!budget_allows(p, need))
+		return -ENOMEM;
+	if (need > stash->count)
+		return -ENOSPC;
+	for (size_t i = 0; i < need; i++)
+		spare_push(p, stash_pop(stash));
+	p->st.tables_allocated += need;
+	p->st.tables_from_stash += need;
+	resv_add(p, resv, cost);
+	return 0;
+}
+
+/* Lowers the floor by what @resv has left and forgets it. */
+static void resv_drop(struct sw_pt *p, const struct gpuvm_pt_resv *resv)
+{
+	p->reserved -= resv->tables - resv->used;
+	p->nr_resv--;
 }
 
 static void sw_release(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv)
 {
 	struct sw_pt *p = to_sw(pt);
-	size_t left = resv->tables - resv->used;
 
-	p->reserved -= left;
-	p->nr_resv--;
+	resv_drop(p, resv);
 	pool_shrink(p, p->reserved);
+}
+
+static void sw_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
+			     struct gpuvm_pt_stash *stash)
+{
+	struct sw_pt *p = to_sw(pt);
+	size_t moved = 0;
+
+	resv_drop(p, resv);
+	while (p->nr_spare > p->reserved) {
+		stash_push(stash, spare_pop(p));
+		moved++;
+	}
+	p->st.tables_freed += moved;
+	p->st.tables_to_stash += moved;
 }
 
 static void sw_trim(struct gpuvm_pt *pt)
@@ -1124,6 +1242,10 @@ static const struct gpuvm_pt_ops sw_ops = {
 	.get_stats = sw_get_stats,
 	.check = sw_check,
 	.destroy = sw_destroy,
+	.stash_fill = sw_stash_fill,
+	.stash_free = sw_stash_free,
+	.reserve_stash = sw_reserve_stash,
+	.release_stash = sw_release_stash,
 };
 
 int gpuvm_pt_sw_create(unsigned int va_bits, size_t max_tables,

@@ -10,11 +10,17 @@
  * are submitted (each reserves for its range), then run in order the way a
  * bind queue runs them, with every allocation made to fail, then released
  * in random order; one-shot maps and unmaps, keep-unmaps and trims come in
- * between. After every call every page of the range it touched translates
- * as the model says, and after every step every page of the window (and
- * one page on each side) does; the backend's own invariant check, the
- * live-entry counts against the model, the table balance and the floor
- * against the outstanding reservations are verified throughout.
+ * between. A fraction of the jobs reserve and release in two phases,
+ * through a stash kept from one job to the next, with every allocation
+ * made to fail: a stash of the reservation's cost always suffices, is
+ * charged exactly what the pool lacked, is refused when short of that,
+ * and receives exactly the spares above the floor.
+ *
+ * After every call every page of the range it touched translates as the
+ * model says, and after every step every page of the window (and one page
+ * on each side) does; the backend's own invariant check, the live-entry
+ * counts against the model, the table balance and the floor against the
+ * outstanding reservations are verified throughout.
  *
  * Windows straddle table boundaries at every level and the top of the VA
  * space, at 48 and 57 bits.
@@ -38,6 +44,7 @@ struct model {
 struct job {
 	uint64_t addr, range;
 	unsigned int kind;
+	bool two_phase;
 	struct gpuvm_pt_resv resv;
 };
 
@@ -47,7 +54,10 @@ struct ctx {
 	struct tu_rng *rng;
 	struct job jobs[MAX_JOBS];
 	unsigned int njobs;
+	/* Tables between two-phase jobs, as a bind queue may keep them. */
+	struct gpuvm_pt_stash stash;
 	uint64_t calls, maps, unmaps, keeps, jobs_run, oneshots;
+	uint64_t two_phase, short_refused, from_stash, to_stash;
 	/*
 	 * Unmap jobs by the most tables they needed at once: held before a
 	 * call plus what the call took.
@@ -301,6 +311,74 @@ static void do_keep(struct ctx *c, uint64_t addr, uint64_t range,
 
 /* Jobs. */
 
+static void expect_no_alloc(const struct gpuvm_alloc_stats *a0)
+{
+	struct gpuvm_alloc_stats a1;
+
+	gpuvm_alloc_get_stats(&a1);
+	assert_int_equal(a1.total_allocs, a0->total_allocs);
+	assert_int_equal(a1.failed_allocs, a0->failed_allocs);
+	assert_int_equal(a1.live_allocs, a0->live_allocs);
+}
+
+/* What the pool lacks for a reservation of @cost: the stash's charge. */
+static size_t pool_lack(const struct gpuvm_pt_stats *st, size_t cost)
+{
+	uint64_t want = st->tables_reserved + cost;
+
+	return want > st->tables_spare ? (size_t)(want - st->tables_spare) : 0;
+}
+
+static void reserve_two_phase(struct ctx *c, struct job *j)
+{
+	size_t cost = gpuvm_pt_reserve_cost(c->pt, j->addr, j->range, j->kind);
+	struct gpuvm_pt_stats st = pt_stats(c->pt), st1;
+	size_t lack = pool_lack(&st, cost), held;
+	struct gpuvm_alloc_stats a0;
+
+	/* Whatever the pool holds, a stash of the cost is enough. */
+	assert_true(lack <= cost);
+	if (lack && tu_rng_chance(c->rng, 20)) {
+		struct gpuvm_pt_stash short_stash = GPUVM_PT_STASH_INIT;
+		struct gpuvm_pt_resv r0 = j->resv;
+
+		assert_int_equal(
+			gpuvm_pt_stash_fill(c->pt, &short_stash,
+					    tu_rng_below(c->rng, lack)),
+			0);
+		held = short_stash.count;
+		gpuvm_alloc_fail_nth(1, true);
+		assert_int_equal(gpuvm_pt_reserve_stash(c->pt, j->addr,
+							j->range, j->kind,
+							&j->resv, &short_stash),
+				 -ENOSPC);
+		gpuvm_alloc_fail_nth(0, false);
+		assert_int_equal(short_stash.count, held);
+		assert_memory_equal(&j->resv, &r0, sizeof(r0));
+		st1 = pt_stats(c->pt);
+		assert_memory_equal(&st1, &st, sizeof(st));
+		gpuvm_pt_stash_free(c->pt, &short_stash);
+		c->short_refused++;
+	}
+	/* Tables kept from earlier releases count towards the fill. */
+	assert_int_equal(gpuvm_pt_stash_fill(c->pt, &c->stash, cost), 0);
+	held = c->stash.count;
+	gpuvm_alloc_get_stats(&a0);
+	gpuvm_alloc_fail_nth(1, true);
+	assert_int_equal(gpuvm_pt_reserve_stash(c->pt, j->addr, j->range,
+						j->kind, &j->resv, &c->stash),
+			 0);
+	gpuvm_alloc_fail_nth(0, false);
+	expect_no_alloc(&a0);
+	st1 = pt_stats(c->pt);
+	assert_int_equal(held - c->stash.count, lack);
+	assert_int_equal(st1.tables_from_stash - st.tables_from_stash, lack);
+	assert_int_equal(st1.tables_reserved, st.tables_reserved + cost);
+	assert_int_equal(st1.tables_spare, st.tables_spare + lack);
+	c->from_stash += lack;
+	c->two_phase++;
+}
+
 static void submit(struct ctx *c)
 {
 	struct job *j = &c->jobs[c->njobs];
@@ -323,9 +401,13 @@ static void submit(struct ctx *c)
 		if (j->addr + j->range > hi)
 			j->range = hi - j->addr;
 	}
-	assert_int_equal(
-		gpuvm_pt_reserve(c->pt, j->addr, j->range, j->kind, &j->resv),
-		0);
+	j->two_phase = tu_rng_chance(c->rng, 40);
+	if (j->two_phase)
+		reserve_two_phase(c, j);
+	else
+		assert_int_equal(gpuvm_pt_reserve(c->pt, j->addr, j->range,
+						  j->kind, &j->resv),
+				 0);
 	assert_int_equal(
 		j->resv.tables,
 		gpuvm_pt_reserve_cost(c->pt, j->addr, j->range, j->kind));
@@ -410,10 +492,37 @@ static void run_unmap_job(struct ctx *c, struct job *j)
 	}
 }
 
+static void release_two_phase(struct ctx *c, struct job *j)
+{
+	struct gpuvm_pt_stats st = pt_stats(c->pt), st1;
+	size_t held = c->stash.count;
+	struct gpuvm_alloc_stats a0;
+
+	gpuvm_alloc_get_stats(&a0);
+	gpuvm_alloc_fail_nth(1, true);
+	assert_int_equal(gpuvm_pt_release_stash(c->pt, &j->resv, &c->stash), 0);
+	gpuvm_alloc_fail_nth(0, false);
+	expect_no_alloc(&a0);
+	st1 = pt_stats(c->pt);
+	/* Every spare above the new floor moved, and nothing else. */
+	assert_int_equal(st1.tables_spare, st1.tables_reserved);
+	assert_int_equal(c->stash.count - held,
+			 st.tables_spare - st1.tables_spare);
+	assert_int_equal(st1.tables_to_stash - st.tables_to_stash,
+			 c->stash.count - held);
+	c->to_stash += c->stash.count - held;
+	/* Sometimes drop the kept tables, as under memory pressure. */
+	if (c->stash.count > 64 || tu_rng_chance(c->rng, 20))
+		gpuvm_pt_stash_free(c->pt, &c->stash);
+}
+
 /* Releases job @idx, keeping the others in submission order. */
 static void release_job(struct ctx *c, unsigned int idx)
 {
-	gpuvm_pt_release(c->pt, &c->jobs[idx].resv);
+	if (c->jobs[idx].two_phase)
+		release_two_phase(c, &c->jobs[idx]);
+	else
+		gpuvm_pt_release(c->pt, &c->jobs[idx].resv);
 	assert_null(c->jobs[idx].resv.pt);
 	memmove(&c->jobs[idx], &c->jobs[idx + 1],
 		(c->njobs - idx - 1) * sizeof(c->jobs[0]));
@@ -509,6 +618,9 @@ static void run_window(unsigned int va_bits, uint64_t base, uint64_t iterations)
 	gpuvm_pt_trim(c->pt);
 	assert_int_equal(pt_stats(c->pt).tables_in_use, 1);
 	assert_int_equal(pt_stats(c->pt).tables_spare, 0);
+	assert_int_equal(pt_stats(c->pt).tables_from_stash, c->from_stash);
+	assert_int_equal(pt_stats(c->pt).tables_to_stash, c->to_stash);
+	gpuvm_pt_stash_free(c->pt, &c->stash);
 	printf("  %u-bit window 0x%" PRIx64 ": %" PRIu64 " calls (%" PRIu64
 	       " maps, %" PRIu64 " unmaps, %" PRIu64 " keeps), %" PRIu64
 	       " jobs, %" PRIu64 " one-shot; unmap jobs needing 0/1/2/3 "
@@ -517,6 +629,10 @@ static void run_window(unsigned int va_bits, uint64_t base, uint64_t iterations)
 	       va_bits, base, c->calls, c->maps, c->unmaps, c->keeps,
 	       c->jobs_run, c->oneshots, c->peak_hist[0], c->peak_hist[1],
 	       c->peak_hist[2], c->peak_hist[3]);
+	printf("    two-phase: %" PRIu64 " jobs, %" PRIu64
+	       " short stashes refused, %" PRIu64
+	       " tables from stashes, %" PRIu64 " into them\n",
+	       c->two_phase, c->short_refused, c->from_stash, c->to_stash);
 	pt_free(c->pt);
 	free(c);
 }
