@@ -158,10 +158,14 @@ void gpuvm_put(struct gpuvm *vm)
 	/*
 	 * Every zombie holds a VM reference, so a VM whose other references
 	 * are gone stays alive until its zombies are cleaned up. Say so
-	 * while the VM can still be read: before our own reference goes.
+	 * while the VM can still be read: before our own reference goes. A
+	 * diagnostic: the two counts are read one after the other, so a put
+	 * racing cleanups on other threads may see them out of step; zombies
+	 * already taken by a cleanup (the queue is empty) are not reported.
 	 */
 	zombies = atomic_load_explicit(&vm->nr_zombies, memory_order_relaxed);
-	if (zombies && gpuvm_kref_read(&vm->kref) == zombies + 1)
+	if (zombies && gpuvm_kref_read(&vm->kref) == zombies + 1 &&
+	    !gpuvm_llist_empty(&vm->bo_defer))
 		gpuvm_warn("VM '%s' is kept alive only by %u zombie vm_bo(s): "
 			   "call gpuvm_bo_deferred_cleanup()",
 			   vm->name, zombies);

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Copyright (c) 2026 The libgpuvm authors
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "queue/queue_internal.h"
+
+/*
+ * The run path: everything here executes inside a fence-signalling section
+ * with the tree lock held. It only consumes what submit preallocated; each
+ * step checks that its preallocation really covers it before going on, and
+ * counts a violation (and fails the step) instead of reaching for the
+ * allocator.
+ */
+
+static struct bind_run *run_of(void *priv)
+{
+	struct bind_run *run = priv;
+
+	if (gpuvm_unlikely(!run || run->magic != BIND_RUN_MAGIC)) {
+		gpuvm_warn("bind queue step called outside a bind queue's run "
+			   "path");
+		return NULL;
+	}
+	return run;
+}
+
+static struct bind_va *pool_pop(struct bind_run *run)
+{
+	struct bind_job *job = run->job;
+	struct bind_va *bva = job->pool;
+
+	if (gpuvm_unlikely(!bva)) {
+		run->cnt->violations++;
+		gpuvm_warn("bind queue '%s': a job ran out of preallocated "
+			   "mappings",
+			   job->q->name);
+		return NULL;
+	}
+	job->pool = bva->next;
+	memset(bva, 0, sizeof(*bva));
+	return bva;
+}
+
+static void pool_push(struct bind_job *job, struct bind_va *bva)
+{
+	if (!bva)
+		return;
+	bva->next = job->pool;
+	job->pool = bva;
+}
+
+static void removed_push(struct bind_job *job, struct bind_va *bva)
+{
+	bva->next = job->removed;
+	job->removed = bva;
+}
+
+/*
+ * Whether @inserts inserts can run without the allocator: gpuva_remap()
+ * secures inserts * insert_cost nodes up front, a lone insert needs at
+ * most one node per level plus a new root.
+ */
+static bool tree_covers(struct bind_run *run, unsigned int inserts)
+{
+	const struct gpuvm_va_tree *tree = &run->bvm->vm->tree;
+	size_t need = inserts > 1 ? inserts * gpuvm_va_tree_insert_cost(tree)
+				  : (size_t)tree->height + 1;
+
+	if (gpuvm_likely(tree->nr_spare >= need))
+		return true;
+	run->cnt->violations++;
+	gpuvm_warn("bind queue '%s': the tree reservation does not cover an "
+		   "insert (%zu spare node(s), %zu needed)",
+		   run->job->q->name, tree->nr_spare, need);
+	return false;
+}
+
+static int pt_result(struct bind_run *run, int ret)
+{
+	if (ret == -ENOSPC)
+		run->cnt->violations++;
+	return ret;
+}
+
+/* Writes the entries of [addr, addr + range) for a MAP step. */
+static int pt_map(struct bind_run *run, const struct gpuva_op_map *m)
+{
+	struct gpuvm_bind_vm *bvm = run->bvm;
+	struct gpuvm_pt_resv *resv = &run->job->pt_resv;
+	unsigned int flags = gpuvm_q_pt_flags(run->req->flags);
+	uint64_t addr = m->va.addr, range = m->va.range;
+	uint64_t offset = m->gem.offset;
+
+	if (!bvm->pt)
+		return 0;
+	if (!m->gem.obj)
+		return pt_result(run,
+				 gpuvm_pt_map(bvm->pt, addr, range, 0,
+					      flags | GPUVM_PT_NULL, resv));
+	while (range) {
+		uint64_t pa, len;
+		int ret = gpuvm_q_gem_pa(bvm, m->gem.obj, offset, range, &pa,
+					 &len);
+
+		if (ret)
+			return ret;
+		ret = gpuvm_pt_map(bvm->pt, addr, len, pa, flags, resv);
+		if (ret)
+			return pt_result(run, ret);
+		addr += len;
+		offset += len;
+		range -= len;
+	}
+	return 0;
+}
+
+static int pt_unmap(struct bind_run *run, uint64_t addr, uint64_t range,
+		    bool keep)
+{
+	struct gpuvm_bind_vm *bvm = run->bvm;
+	int ret;
+
+	if (!bvm->pt)
+		return 0;
+	ret = gpuvm_pt_unmap(bvm->pt, addr, range, keep ? GPUVM_PT_KEEP : 0,
+			     &run->job->pt_resv);
+	if (!ret && keep)
+		run->cnt->pt_pages_kept += range >> GPUVM_PT_PAGE_SHIFT;
+	return pt_result(run, ret);
+}
+
+/*
+ * Unlinks a mapping the tree no longer holds and drops its vm_bo reference
+ * deferred. The extra reference around gpuva_unlink_defer() makes the last
+ * put one whose result is known, so that zombies are counted exactly.
+ */
+static void unlink_old(struct bind_run *run, struct gpuva *va)
+{
+	struct gpuvm_bo *vm_bo = va->vm_bo;
+
+	if (!va->gem.obj || !vm_bo)
+		return;
+	gpuvm_bo_get(vm_bo);
+	gpuva_unlink_defer(va);
+	if (gpuvm_bo_put_deferred(vm_bo))
+		run->cnt->zombies_created++;
+}
+
+int gpuvm_bind_step_map(struct gpuva_op *op, void *priv)
+{
+	struct bind_run *run = run_of(priv);
+	struct gpuvm_gem *obj;
+	struct bind_va *bva;
+	int ret;
+
+	if (!run)
+		return -EINVAL;
+	obj = op->map.gem.obj;
+	bva = pool_pop(run);
+	if (!bva)
+		return -ENOSPC;
+	ret = pt_map(run, &op->map);
+	if (ret)
+		goto fail;
+	if (!tree_covers(run, 1)) {
+		ret = -ENOSPC;
+		goto fail;
+	}
+	ret = gpuva_map(run->bvm->vm, &bva->va, &op->map);
+	if (ret)
+		goto fail;
+	bva->bflags = run->req->flags;
+	if (run->req->flags & GPUVM_BIND_SPARSE)
+		bva->va.flags |= GPUVA_SPARSE;
+	if (obj) {
+		struct gpuvm_bo *vm_bo = *run->vm_bo;
+
+		gpuvm_gem_gpuva_lock(obj);
+		gpuva_link(&bva->va, vm_bo);
+		gpuvm_gem_gpuva_unlock(obj);
+		/* The link holds its own reference: this is never the last. */
+		if (gpuvm_bo_put_deferred(vm_bo))
+			run->cnt->zombies_created++;
+		*run->vm_bo = NULL;
+	}
+	run->cnt->steps_map++;
+	return 0;
+
+fail:
+	pool_push(run->job, bva);
+	return ret;
+}
+
+int gpuvm_bind_step_remap(struct gpuva_op *op, void *priv)
+{
+	struct bind_run *run = run_of(priv);
+	struct bind_va *prev = NULL, *next = NULL, *old;
+	struct gpuva_op_remap *r;
+	uint64_t hole, hole_range;
+	unsigned int pieces;
+	int ret;
+
+	if (!run)
+		return -EINVAL;
+	r = &op->remap;
+	old = to_bind_va(r->unmap->va);
+	pieces = (r->prev ? 1 : 0) + (r->next ? 1 : 0);
+	if (r->prev && !(prev = pool_pop(run)))
+		return -ENOSPC;
+	if (r->next && !(next = pool_pop(run))) {
+		ret = -ENOSPC;
+		goto fail;
+	}
+	gpuva_op_remap_to_unmap_range(r, &hole, &hole_range);
+	ret = pt_unmap(run, hole, hole_range, r->unmap->keep);
+	if (ret)
+		goto fail;
+	if (!tree_covers(run, pieces)) {
+		ret = -ENOSPC;
+		goto fail;
+	}
+	ret = gpuva_remap(prev ? &prev->va : NULL, next ? &next->va : NULL, r);
+	if (ret)
+		goto fail;
+	/* The pieces are the old mapping's: same attributes, same vm_bo. */
+	if (prev) {
+		prev->bflags = old->bflags;
+		prev->va.flags = old->va.flags;
+	}
+	if (next) {
+		next->bflags = old->bflags;
+		next->va.flags = old->va.flags;
+	}
+	if (old->va.gem.obj && old->va.vm_bo) {
+		struct gpuvm_gem *obj = old->va.gem.obj;
+
+		gpuvm_gem_gpuva_lock(obj);
+		if (prev)
+			gpuva_link(&prev->va, old->va.vm_bo);
+		if (next)
+			gpuva_link(&next->va, old->va.vm_bo);
+		gpuvm_gem_gpuva_unlock(obj);
+	}
+	unlink_old(run, &old->va);
+	removed_push(run->job, old);
+	run->cnt->steps_remap++;
+	return 0;
+
+fail:
+	pool_push(run->job, next);
+	pool_push(run->job, prev);
+	return ret;
+}
+
+int gpuvm_bind_step_unmap(struct gpuva_op *op, void *priv)
+{
+	struct bind_run *run = run_of(priv);
+	struct gpuva *va;
+	int ret;
+
+	if (!run)
+		return -EINVAL;
+	va = op->unmap.va;
+	ret = pt_unmap(run, va->va.addr, va->va.range, op->unmap.keep);
+	if (ret)
+		return ret;
+	unlink_old(run, va);
+	gpuva_unmap(&op->unmap);
+	removed_push(run->job, to_bind_va(va));
+	run->cnt->steps_unmap++;
+	return 0;
+}
+
+static void pt_delta(struct bind_counters *cnt,
+		     const struct gpuvm_pt_stats *before,
+		     const struct gpuvm_pt_stats *after)
+{
+	cnt->pt_entries_written +=
+		after->entries_written - before->entries_written;
+	cnt->pt_entries_cleared +=
+		after->entries_cleared - before->entries_cleared;
+	cnt->pt_entries_kept += after->kept_entries - before->kept_entries;
+}
+
+int gpuvm_q_apply_job(struct bind_job *job, struct bind_counters *cnt)
+{
+	struct gpuvm_bind_vm *bvm = job->q->bvm;
+	struct gpuvm_pt_stats before, after;
+	struct bind_run run = {
+		.magic = BIND_RUN_MAGIC,
+		.bvm = bvm,
+		.job = job,
+		.cnt = cnt,
+	};
+	uint64_t t0;
+	int ret = 0;
+
+	gpuvm_mutex_lock(&bvm->tree_lock);
+	if (bvm->pt)
+		gpuvm_pt_get_stats(bvm->pt, &before);
+	t0 = gpuvm_q_now_ns();
+	for (unsigned int i = 0; i < job->nr_reqs; i++) {
+		const struct gpuvm_bind_req *req = &job->reqs[i];
+
+		run.req = req;
+		run.vm_bo = &job->vm_bos[i];
+		if (req->op == GPUVM_BIND_OP_MAP) {
+			struct gpuvm_map_req mr = {
+				.map.va.addr = req->addr,
+				.map.va.range = req->range,
+				.map.gem.offset = req->offset,
+				.map.gem.obj = req->obj,
+			};
+
+			ret = gpuvm_sm_map(bvm->vm, &run, &mr);
+		} else {
+			ret = gpuvm_sm_unmap(bvm->vm, &run, req->addr,
+					     req->range);
+		}
+		if (ret) {
+			cnt->run_errors++;
+			gpuvm_warn(
+				"bind queue '%s': request %u of a job failed "
+				"in the run path (%d); its earlier steps "
+				"stand",
+				job->q->name, i, ret);
+			break;
+		}
+		cnt->ops++;
+	}
+	cnt->run_ns += gpuvm_q_now_ns() - t0;
+	if (bvm->pt) {
+		gpuvm_pt_get_stats(bvm->pt, &after);
+		pt_delta(cnt, &before, &after);
+	}
+	gpuvm_mutex_unlock(&bvm->tree_lock);
+	return ret;
+}
