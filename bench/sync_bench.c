@@ -531,8 +531,7 @@ static unsigned int txn_exec(struct gpuvm_gem *const *set, unsigned int n,
 	int ret = 0;
 
 	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, nr);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = exec_lock_set(&exec, set, n, prepare);
 		gpuvm_exec_retry_on_contention(&exec);
 		if (ret)

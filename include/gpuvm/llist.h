@@ -57,22 +57,22 @@
  * (ThreadSanitizer does not model them); every ordering comes from an
  * acquire or release on the head.
  *
- * | operation               | atomic                   | order             |
- * | ----------------------- | ------------------------ | ----------------- |
- * | add, add_batch          | head load (first try)    | relaxed           |
- * |                         | last->next store         | relaxed           |
- * |                         | head CAS, success        | release           |
- * |                         | head CAS, failure        | relaxed           |
- * | del_all                 | head exchange with NULL  | acquire           |
- * | del_first               | head load                | acquire           |
- * |                         | first->next load         | relaxed           |
- * |                         | head CAS, success/failure| acquire / acquire |
- * | empty                   | head load                | relaxed           |
- * | on_list, next, walking  | node->next load          | relaxed           |
- * | init_llist_node         | node->next store (self)  | relaxed           |
- * | init_head               | head store (NULL)        | relaxed           |
- * | reverse_order           | node->next load, store   | relaxed           |
- * | *_unsync                | head and ->next accesses | relaxed           |
+ * | operation              | atomic                    | order             |
+ * | ---------------------- | ------------------------- | ----------------- |
+ * | add, add_batch         | head load (first try)     | relaxed           |
+ * |                        | last->next store          | relaxed           |
+ * |                        | head CAS, success         | release           |
+ * |                        | head CAS, failure         | relaxed           |
+ * | del_all                | head exchange with NULL   | acquire           |
+ * | del_first              | head load                 | acquire           |
+ * |                        | first->next load          | relaxed           |
+ * |                        | head CAS, success/failure | acquire / acquire |
+ * | empty                  | head load                 | relaxed           |
+ * | on_list, next, walking | node->next load           | relaxed           |
+ * | init_llist_node        | node->next store (self)   | relaxed           |
+ * | init_head              | head store (NULL)         | relaxed           |
+ * | reverse_order          | node->next load, store    | relaxed           |
+ * | *_unsync               | head and ->next accesses  | relaxed           |
  *
  * - The push CAS is a release so that everything the producer wrote to its
  *   nodes, the links between them and @last->next included, is visible to
@@ -81,16 +81,20 @@
  *   the latter. A failed CAS only copies the new head into @last->next for
  *   the next try; the producer never dereferences another node, so it needs
  *   no acquire.
- * - Every write to the head after its initialisation is a read-modify-write,
- *   so every push heads a release sequence that runs through all later
- *   pushes and removals: one acquire exchange in del_all synchronises with
- *   the push of every node on the chain it takes, not only the last one.
+ * - Every concurrent write to the head is a read-modify-write, so every
+ *   push heads a release sequence that runs through all later pushes and
+ *   removals: one acquire exchange in del_all synchronises with the push of
+ *   every node on the chain it takes, not only the last one. (The *_unsync
+ *   twins store plainly, which would cut such sequences short; the lock or
+ *   hand-over that gives them exclusive access supplies the ordering.)
  *   del_all needs no release: consumers publish nothing to producers through
  *   the head.
- * - del_first dereferences the node it loaded, so the load is an acquire, and
- *   so is a failed CAS that reloads the head for another try. C11 forbids a
- *   failure order stronger than the success order, hence acquire on success
- *   too (free on x86-64 and on arm64's LDAXR/CASA).
+ * - del_first reads the first node's link before its CAS, so the load that
+ *   found the node must be an acquire: without it the link could be read
+ *   before the pusher's store to it is visible. A failed CAS reloads the
+ *   head for another try and is an acquire for the same reason. C11 forbids
+ *   a failure order stronger than the success order, hence acquire on
+ *   success too (free on x86-64 and on arm64's LDAXR/CASA).
  * - empty and on_list are hints: they order nothing and publish nothing. A
  *   caller that acts on "not empty" must still take the nodes with del_all or
  *   del_first, whose acquire orders what follows; a node's on_list answer is

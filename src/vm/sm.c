@@ -509,8 +509,7 @@ static int walk_bo_unmap(struct sm_list_sink *sink, const void *arg)
 	struct gpuva *va;
 	int ret;
 
-	gpuvm_bo_for_each_va(va, a->vm_bo)
-	{
+	gpuvm_bo_for_each_va(va, a->vm_bo) {
 		memset(&op, 0, sizeof(op));
 		op.op = GPUVA_OP_UNMAP;
 		op.unmap.va = va;

@@ -158,8 +158,7 @@ static struct gpuvm_bo *find_locked(struct gpuvm *vm, struct gpuvm_gem *obj)
 	struct gpuvm_bo *vm_bo;
 
 	gpuvm_gem_gpuva_assert_lock_held(vm, obj);
-	gpuvm_gem_for_each_vm_bo(vm_bo, obj)
-	{
+	gpuvm_gem_for_each_vm_bo(vm_bo, obj) {
 		if (vm_bo->vm == vm)
 			return vm_bo;
 	}
@@ -301,8 +300,7 @@ void gpuvm_bo_gem_evict(struct gpuvm_gem *obj, bool evict)
 {
 	struct gpuvm_bo *vm_bo;
 
-	gpuvm_gem_for_each_vm_bo(vm_bo, obj)
-	{
+	gpuvm_gem_for_each_vm_bo(vm_bo, obj) {
 		gpuvm_gem_gpuva_assert_lock_held(vm_bo->vm, obj);
 		gpuvm_bo_evict(vm_bo, evict);
 	}
@@ -449,8 +447,7 @@ int gpuvm_vm_exec_lock(struct gpuvm_vm_exec *vm_exec)
 	int ret = 0;
 
 	gpuvm_exec_init(exec, vm_exec->flags, 0);
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		ret = gpuvm_prepare_vm(vm, exec, num_fences);
 		gpuvm_exec_retry_on_contention(exec);
 		if (ret)
@@ -507,8 +504,7 @@ int gpuvm_vm_exec_lock_range(struct gpuvm_vm_exec *vm_exec, uint64_t addr,
 	int ret = 0;
 
 	gpuvm_exec_init(exec, vm_exec->flags, 0);
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		ret = gpuvm_prepare_range(vm_exec->vm, exec, addr, range,
 					  vm_exec->num_fences);
 		gpuvm_exec_retry_on_contention(exec);
@@ -572,8 +568,7 @@ void gpuvm_resv_add_fence_vm(struct gpuvm *vm, struct gpuvm_exec *exec,
 	struct gpuvm_gem *obj;
 	unsigned int i;
 
-	gpuvm_exec_for_each_locked_object(exec, i, obj)
-	{
+	gpuvm_exec_for_each_locked_object(exec, i, obj) {
 		gpuvm_resv_assert_held(obj->resv);
 		gpuvm_resv_add_fence(obj->resv, fence,
 				     gpuvm_is_extobj(vm, obj) ? extobj_usage
@@ -616,6 +611,24 @@ static void into_zombie(struct gpuvm_kref *kref)
 	gpuvm_list_del_init(&vm_bo->list.entry.gem);
 }
 
+/*
+ * A deferred put on a zombie is a double put by the caller. The count would
+ * wrap around and the zombie would look alive to every walk that skips
+ * zombies, so checks abort. Reading zero is conclusive: a caller that holds
+ * a reference reads at least one.
+ */
+static void check_referenced(const struct gpuvm_bo *vm_bo, const char *what)
+{
+#ifdef GPUVM_CHECKS
+	if (gpuvm_unlikely(gpuvm_bo_is_zombie(vm_bo)))
+		gpuvm_bug("%s: vm_bo %p has no reference left (put twice?)",
+			  what, (const void *)vm_bo);
+#else
+	(void)vm_bo;
+	(void)what;
+#endif
+}
+
 /* Step 3: queue, strictly after the mutex was released. */
 static void defer_zombie(struct gpuvm *vm, struct gpuvm_bo *vm_bo)
 {
@@ -635,6 +648,7 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 	obj = vm_bo->obj;
 	if (!require_immediate(vm, "gpuvm_bo_put_deferred()"))
 		return false;
+	check_referenced(vm_bo, "gpuvm_bo_put_deferred()");
 	/* Step 1: only the 1->0 transition needs the mutex. */
 	if (gpuvm_kref_dec_not_one(&vm_bo->kref))
 		return false;
@@ -655,9 +669,16 @@ void gpuva_unlink_defer(struct gpuva *va)
 
 	if (!obj)
 		return;
+#ifdef GPUVM_CHECKS
+	if (gpuvm_unlikely(!vm_bo))
+		gpuvm_bug("gpuva_unlink_defer(): the mapping at 0x%llx is not "
+			  "linked",
+			  (unsigned long long)va->va.addr);
+#endif
 	vm = vm_bo->vm;
 	if (!require_immediate(vm, "gpuva_unlink_defer()"))
 		return;
+	check_referenced(vm_bo, "gpuva_unlink_defer()");
 	gpuvm_gem_gpuva_lock(obj);
 	gpuvm_list_del_init(&va->gem.entry);
 	zombie = gpuvm_kref_put(&vm_bo->kref, into_zombie);
@@ -688,8 +709,7 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *vm)
 	if (gpuvm_resv_protected(vm)) {
 		/* One lock for the whole batch, not one per zombie. */
 		(void)gpuvm_resv_lock(resv, NULL);
-		gpuvm_llist_for_each(node, first)
-		{
+		gpuvm_llist_for_each(node, first) {
 			struct gpuvm_bo *vm_bo = gpuvm_llist_entry(
 				node, struct gpuvm_bo, list.entry.bo_defer);
 
@@ -701,8 +721,7 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *vm)
 		gpuvm_resv_unlock(resv);
 	}
 
-	gpuvm_llist_for_each_safe(node, next, first)
-	{
+	gpuvm_llist_for_each_safe(node, next, first) {
 		atomic_fetch_sub_explicit(&vm->nr_zombies, 1,
 					  memory_order_relaxed);
 		vm_bo_destroy_not_in_lists(gpuvm_llist_entry(

@@ -292,7 +292,8 @@ static inline unsigned int ot_gem_vm_bo_count(struct gpuvm_gem *obj)
 	struct gpuvm_bo *it;
 	unsigned int n = 0;
 
-	gpuvm_gem_for_each_vm_bo(it, obj) n++;
+	gpuvm_gem_for_each_vm_bo(it, obj)
+		n++;
 	return n;
 }
 
@@ -388,8 +389,7 @@ static inline void *holder_fn(void *arg)
 	int ret = 0;
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_prepare_array(&exec, h->objs, h->n, 0);
 		gpuvm_exec_retry_on_contention(&exec);
 	}

@@ -38,8 +38,7 @@ static unsigned int locked_count(struct gpuvm_exec *exec, struct gpuvm_gem *obj)
 	struct gpuvm_gem *it;
 	unsigned int i, n = 0;
 
-	gpuvm_exec_for_each_locked_object(exec, i, it)
-	{
+	gpuvm_exec_for_each_locked_object(exec, i, it) {
 		if (it == obj)
 			n++;
 	}
@@ -57,8 +56,7 @@ static void test_lock_basic(void **state)
 	objs_init(3);
 	gpuvm_exec_init(&exec, 0, 0);
 	assert_false(exec.started);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		passes++;
 		for (i = 0; i < 3; i++) {
 			ret = gpuvm_exec_lock_obj(&exec, O(i));
@@ -73,8 +71,7 @@ static void test_lock_basic(void **state)
 	}
 	assert_int_equal(passes, 1);
 	assert_int_equal(exec.num_objects, 3);
-	gpuvm_exec_for_each_locked_object(&exec, i, obj)
-	{
+	gpuvm_exec_for_each_locked_object(&exec, i, obj) {
 		assert_ptr_equal(obj, O(i));
 		assert_true(ot_held(obj));
 		/* The exec's own reference. */
@@ -100,8 +97,7 @@ static void test_ignore_duplicates(void **state)
 	(void)state;
 	objs_init(2);
 	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, 2);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_lock_obj(&exec, O(0));
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -139,8 +135,7 @@ static void test_shared_resv_duplicate(void **state)
 	ot_bo_init_priv(&b, 1, &owner.gem);
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_lock_obj(&exec, &a.gem);
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -154,8 +149,7 @@ static void test_shared_resv_duplicate(void **state)
 	gpuvm_exec_fini(&exec);
 
 	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_lock_obj(&exec, &a.gem);
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -186,8 +180,7 @@ static void test_unlock_obj(void **state)
 	(void)state;
 	objs_init(4);
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		for (unsigned int i = 0; i < 3; i++) {
 			ret = gpuvm_exec_lock_obj(&exec, O(i));
 			assert_int_equal(ret, 0);
@@ -231,8 +224,7 @@ static void test_prepare(void **state)
 		gpuvm_fence_init(&f[i], NULL, ctx + i, 1);
 	}
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_prepare_obj(&exec, O(0), 3);
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -271,8 +263,7 @@ static void test_prepare_enomem(void **state)
 	(void)state;
 	objs_init(2);
 	gpuvm_exec_init(&exec, 0, 4);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_lock_obj(&exec, O(0));
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -302,8 +293,7 @@ static void test_fini_unstarted(void **state)
 	gpuvm_exec_fini(&exec);
 	/* An empty loop body: one pass, nothing locked. */
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 	}
 	assert_int_equal(exec.num_objects, 0);
 	gpuvm_exec_fini(&exec);
@@ -314,8 +304,7 @@ static int lock_n(struct gpuvm_exec *exec, unsigned int n, unsigned int *at)
 {
 	int ret = 0;
 
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		for (*at = 0; *at < n; (*at)++) {
 			ret = gpuvm_exec_lock_obj(exec, O(*at));
 			if (ret)
@@ -439,8 +428,7 @@ static void test_contention(void **state)
 	assert_int_equal(ot_refs(O(1)), 2);
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		passes++;
 		ret = gpuvm_exec_lock_obj(&exec, O(0));
 		gpuvm_exec_retry_on_contention(&exec);
@@ -497,8 +485,7 @@ static void test_contention_prelocked_unused(void **state)
 	held[0] = O(1);
 	holder_start(&h, held, 1);
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		passes++;
 		ret = gpuvm_exec_lock_obj(&exec, O(0));
 		gpuvm_exec_retry_on_contention(&exec);
@@ -534,8 +521,7 @@ static void test_contention_give_up(void **state)
 	held[0] = O(1);
 	holder_start(&h, held, 1);
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_exec_lock_obj(&exec, O(0));
 		if (ret)
 			break;

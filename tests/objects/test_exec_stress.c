@@ -96,8 +96,7 @@ static void one_round(struct worker *w)
 
 	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES,
 			(unsigned int)tu_rng_below(&w->rng, 20));
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		passes++;
 		ret = lock_set(&exec, pick, n, fences);
 		gpuvm_exec_retry_on_contention(&exec);
@@ -115,8 +114,7 @@ static void one_round(struct worker *w)
 	if (exec.num_objects != distinct)
 		FAIL("thread %u: %u objects locked, expected %u", w->id,
 		     exec.num_objects, distinct);
-	gpuvm_exec_for_each_locked_object(&exec, i, obj)
-	{
+	gpuvm_exec_for_each_locked_object(&exec, i, obj) {
 		struct ot_bo *bo = gpuvm_container_of(obj, struct ot_bo, gem);
 		unsigned int idx = (unsigned int)(bo - objs);
 		unsigned int expect = 0;
@@ -150,8 +148,7 @@ static void one_round(struct worker *w)
 	if (tu_rng_chance(&w->rng, 10))
 		sched_yield();
 
-	gpuvm_exec_for_each_locked_object(&exec, i, obj)
-	{
+	gpuvm_exec_for_each_locked_object(&exec, i, obj) {
 		struct ot_bo *bo = gpuvm_container_of(obj, struct ot_bo, gem);
 		unsigned int idx = (unsigned int)(bo - objs);
 		unsigned int expect = w->id;

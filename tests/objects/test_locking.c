@@ -172,8 +172,7 @@ static void do_prepare_objects(void *arg)
 	struct gpuvm_exec exec;
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		int ret = gpuvm_prepare_objects(l->vm, &exec, 0);
 
 		gpuvm_exec_retry_on_contention(&exec);
@@ -187,8 +186,7 @@ static void do_validate(void *arg)
 	struct gpuvm_exec exec;
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 	}
 	gpuvm_validate(l->vm, &exec);
 }
@@ -225,8 +223,7 @@ static void do_lock_after_loop(void *arg)
 	struct gpuvm_exec exec;
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		int ret = gpuvm_exec_lock_obj(&exec, &l->e.gem);
 
 		gpuvm_exec_retry_on_contention(&exec);

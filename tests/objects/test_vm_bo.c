@@ -300,8 +300,7 @@ static void test_link_unlink(void **state)
 	assert_null(va0->vm_bo);
 	assert_int_equal(gpuvm_kref_read(&vm_bo->kref), 3);
 
-	gpuvm_bo_for_each_va(it, vm_bo)
-	{
+	gpuvm_bo_for_each_va(it, vm_bo) {
 		assert_ptr_equal(it, n ? va2 : va1);
 		n++;
 	}
@@ -347,8 +346,7 @@ static void test_for_each_va_safe(void **state)
 		gpuva_link(va[i], vm_bo);
 	}
 	assert_int_equal(gpuvm_kref_read(&vm_bo->kref), 5);
-	gpuvm_bo_for_each_va_safe(it, next, vm_bo)
-	{
+	gpuvm_bo_for_each_va_safe(it, next, vm_bo) {
 		assert_ptr_equal(it, va[n]);
 		gpuva_unlink(it);
 		n++;
@@ -377,16 +375,14 @@ static void test_gem_for_each_vm_bo(void **state)
 		vm[i] = ot_vm_new(0, true, &ot_ops_alloc);
 		vm_bo[i] = gpuvm_bo_obtain_locked(vm[i], &e.gem, NULL);
 	}
-	gpuvm_gem_for_each_vm_bo(it, &e.gem)
-	{
+	gpuvm_gem_for_each_vm_bo(it, &e.gem) {
 		assert_ptr_equal(it, vm_bo[n]);
 		assert_ptr_equal(it->vm, vm[n]);
 		n++;
 	}
 	assert_int_equal(n, 3);
 	n = 0;
-	gpuvm_gem_for_each_vm_bo_safe(it, next, &e.gem)
-	{
+	gpuvm_gem_for_each_vm_bo_safe(it, next, &e.gem) {
 		assert_ptr_equal(it, vm_bo[n]);
 		assert_true(gpuvm_bo_put(it));
 		n++;
@@ -541,8 +537,7 @@ static void lock_vm_objects(struct gpuvm *vm, struct gpuvm_exec *exec,
 	int ret;
 
 	gpuvm_exec_init(exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		ret = gpuvm_prepare_vm(vm, exec, num_fences);
 		gpuvm_exec_retry_on_contention(exec);
 		assert_int_equal(ret, 0);
@@ -791,8 +786,7 @@ static unsigned int locked_count(struct gpuvm_exec *exec, struct gpuvm_gem *obj)
 	struct gpuvm_gem *it;
 	unsigned int i, n = 0;
 
-	gpuvm_exec_for_each_locked_object(exec, i, it)
-	{
+	gpuvm_exec_for_each_locked_object(exec, i, it) {
 		if (it == obj)
 			n++;
 	}
@@ -808,8 +802,7 @@ static void test_prepare_vm(void **state)
 
 	(void)state;
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_prepare_vm(bare, &exec, 3);
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -831,8 +824,7 @@ static void test_prepare_vm(void **state)
 	gpuvm_exec_fini(&exec);
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_prepare_vm(vm, &exec, 2);
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -911,8 +903,7 @@ static void test_prepare_objects_enomem(void **state)
 		gpuvm_bo_extobj_add(vm_bo[i]);
 	}
 	gpuvm_exec_init(&exec, 0, 8);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		/* The slot reservation of the first object fails. */
 		gpuvm_alloc_fail_nth(1, false);
 		ret = gpuvm_prepare_objects(vm, &exec, 4);
@@ -954,8 +945,7 @@ static void test_prepare_range(void **state)
 	va[5] = ot_map(vm, 0x400000, 0x1000, &p.gem);
 
 	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		/* The reserved node and the sparse mapping are skipped. */
 		ret = gpuvm_prepare_range(vm, &exec, 0x170000, 0x94000, 1);
 		gpuvm_exec_retry_on_contention(&exec);
@@ -969,8 +959,7 @@ static void test_prepare_range(void **state)
 	gpuvm_exec_fini(&exec);
 
 	gpuvm_exec_init(&exec, 0, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_prepare_range(vm, &exec, 0x2ff000, 0x102000, 0);
 		gpuvm_exec_retry_on_contention(&exec);
 		assert_int_equal(ret, 0);
@@ -1234,8 +1223,7 @@ static int sm_lock(struct sm_fixture *f, struct gpuvm_exec *exec, bool map,
 	req.map.va.range = range;
 	req.map.gem.obj = obj;
 	gpuvm_exec_init(exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		if (map)
 			ret = gpuvm_sm_map_exec_lock(f->vm, exec, num_fences,
 						     &req);

@@ -188,8 +188,7 @@ static void walk(unsigned int v)
 
 	pthread_mutex_lock(&walk_lock);
 	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
-	gpuvm_exec_until_all_locked(&exec)
-	{
+	gpuvm_exec_until_all_locked(&exec) {
 		ret = gpuvm_prepare_vm(vm, &exec, 1);
 		gpuvm_exec_retry_on_contention(&exec);
 		if (ret)
@@ -281,8 +280,9 @@ static void check_lists(void)
 		for (unsigned int v = 0; v < NVM; v++)
 			want += objs[i].st[v].vm_bo != NULL;
 		assert_int_equal(ot_gem_vm_bo_count(&objs[i].bo.gem), want);
-		gpuvm_gem_for_each_vm_bo(it, &objs[i].bo.gem) assert_ptr_equal(
-			objs[i].st[vm_index(it->vm)].vm_bo, it);
+		gpuvm_gem_for_each_vm_bo(it, &objs[i].bo.gem)
+			assert_ptr_equal(objs[i].st[vm_index(it->vm)].vm_bo,
+					 it);
 	}
 }
 
