@@ -858,7 +858,8 @@ static int request(struct replay *r, const struct gpuvm_map_req *req,
 
 static int cmd_vm(struct replay *r)
 {
-	uint64_t start, range, end, res_start = 0, res_range = 0, res_end = 0;
+	uint64_t start = 0, range = 0, end, res_start = 0, res_range = 0;
+	uint64_t res_end = 0;
 	int ret;
 
 	if (r->have_vm)
@@ -912,7 +913,7 @@ static int cmd_bo(struct replay *r)
 {
 	const struct token *name = &r->tok[1];
 	struct replay_bo *bo;
-	uint64_t size;
+	uint64_t size = 0;
 	size_t b;
 	int ret;
 
@@ -958,7 +959,7 @@ static int cmd_map(struct replay *r)
 	const struct token *name = &r->tok[3];
 	struct gpuvm_map_req req;
 	struct replay_bo *bo = NULL;
-	uint64_t addr, range, offset, end;
+	uint64_t addr = 0, range = 0, offset = 0, end;
 	bool valid;
 
 	if (need_vm(r, "map") || need_args(r, "map", 4, 4) ||
@@ -990,7 +991,7 @@ static int cmd_map(struct replay *r)
 
 static int cmd_unmap(struct replay *r)
 {
-	uint64_t addr, range;
+	uint64_t addr = 0, range = 0;
 
 	if (need_vm(r, "unmap") || need_args(r, "unmap", 2, 2) ||
 	    arg_number(r, 1, "ADDR", &addr) ||
