@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "replay.h"
+#include "run.h"
 #include "show.h"
 
 #ifndef GPUVM_VERSION
@@ -32,6 +33,8 @@ struct gpuvm_command {
 static const struct gpuvm_command commands[] = {
 	{ "replay", gpuvm_cmd_replay,
 	  "replay a request file and print the split/merge operations" },
+	{ "run", gpuvm_cmd_run,
+	  "drive a VM through the bind queue with a workload and verify it" },
 	{ "show", gpuvm_cmd_show,
 	  "replay a request file and draw the final VA space as SVG" },
 };
