@@ -37,9 +37,24 @@
  * A context that waits re-checks whenever the lock changes hands and when an
  * older context queues ahead of it: once it would wait for an older context
  * it dies as well. Waiters are queued oldest context first, with plain
- * (context-less) waiters in arrival order among them, and an unlock hands
- * the lock directly to the first waiter, so a newcomer cannot overtake an
- * older waiter.
+ * (context-less) waiters in arrival order among them.
+ *
+ * Release and hand-off. An unlock frees the lock and wakes the first waiter;
+ * it does not give the lock to it. A thread that arrives meanwhile may take
+ * the free lock first (barging), as with the kernel's mutexes: the lock
+ * then changes hands at the speed of the holders rather than at the speed
+ * of a wake-up, and a transaction that needs the lock again at once does
+ * not wait for a sleeping thread to be scheduled. Barging never violates
+ * wait-die: taking a free lock waits for nobody, and when a context takes a
+ * lock with waiters queued, the waiters it condemns (younger contexts that
+ * hold locks) are woken to die. The price is fairness, which the hand-off
+ * restores: a woken first waiter that finds the lock taken again four
+ * times sets a flag on the lock, after which no newcomer may take it and
+ * the next unlock hands it directly to the first waiter. Before queueing,
+ * a thread spins briefly (a few hundred nanoseconds) on a lock held with
+ * nobody queued, unless it holds locks and the holder has a context: only
+ * the sleeping path may read the holder's stamp, so only it can decide
+ * whether to die.
  *
  * Why not wound-wait (the other kernel flavour, where an older context
  * "wounds" a younger holder)? In wait-die every wait goes from an older
@@ -51,10 +66,21 @@
  * state and wake-ups, which is harder to prove and to test. The price of
  * wait-die is more back-offs under contention: a young context dies even
  * when the older holder is about to release, and it may die repeatedly
- * before it wins. It does not livelock: a context keeps its stamp across
- * back-offs (only gpuvm_ww_acquire_init() draws one), so every retry makes
- * it relatively older, and the oldest context in the system never dies and
- * only waits for younger holders, each of which completes or dies.
+ * before it wins.
+ *
+ * Progress. Among contexts there is no deadlock: a context waits (sleeping
+ * or spinning) only for a younger context or a plain holder, or while it
+ * holds nothing, and spinning is bounded (plain locking, without a context,
+ * is outside this argument, as for any mutex). There is no livelock: a
+ * context keeps its stamp across back-offs (only gpuvm_ww_acquire_init()
+ * draws one), so every retry makes it relatively older, and the oldest
+ * context in the system never dies and only waits for younger holders, each
+ * of which completes or dies. There is no starvation: the first waiter in
+ * the queue loses at most four races to newcomers before the lock is handed
+ * to it (no newcomer can take it once the hand-off is asked for), and only
+ * finitely many waiters can queue ahead of a waiter: a context queues
+ * behind every older context and a plain waiter behind everyone, except
+ * for contexts older than one already ahead of it, and stamps only grow.
  *
  * Usage rules, checked in check builds (a violation aborts):
  *
@@ -71,26 +97,69 @@
  * - a lock and a context must be of the same class;
  * - no acquisition at all inside a fence-signalling section (fence.h).
  *
- * Implementation: each ww-mutex has a pthread mutex protecting its state
- * and a condition variable its waiters sleep on; nothing spins.
+ * Implementation. The lock word @state is 0 when the lock is free with
+ * nobody queued; otherwise it holds the holder's tag (the address of its
+ * acquire context, or a fixed tag for a holder without one) and two flags
+ * in the low bits: WAITERS (the queue is not empty) and HANDOFF (the next
+ * unlock hands over). Lock and unlock without contention are one
+ * compare-and-swap each (0 to tag, tag to 0); anything else (a held lock,
+ * a flag) goes to the slow path, which works under the internal pthread
+ * mutex @wait_lock. While WAITERS is set the word only changes under
+ * @wait_lock, so the holder cannot release the lock behind the back of a
+ * thread holding @wait_lock: that is what lets such a thread read the
+ * holder's stamp through the tag (a context outlives every lock it holds).
+ * A sleeping waiter has a condition variable of its own, so an unlock wakes
+ * exactly the first waiter.
  *
- * | operation         | may race with           | synchronisation           |
- * | ----------------- | ----------------------- | ------------------------- |
- * | lock, lock_slow,  | each other, unlock,     | @wait_lock (pthread       |
- * | trylock, unlock   | is_locked, is_held      | mutex); @cond to sleep    |
- * | is_held,          | anything but init/fini  | relaxed load of @owner;   |
- * | assert_held       |                         | exact for the caller, as  |
- * |                   |                         | for struct gpuvm_mutex    |
- * | is_locked         | anything but init/fini  | relaxed load of @owner; a |
- * |                   |                         | snapshot                  |
- * | acquire_init      | other acquire_inits     | relaxed RMW on the class  |
- * |                   |                         | stamp (uniqueness only)   |
- * | acquire_done,     | nothing (the context is | plain                     |
- * | acquire_fini      | the thread's own)       |                           |
+ * | operation         | atomic and memory order     | why                   |
+ * | ----------------- | --------------------------- | --------------------- |
+ * | lock, trylock,    | @state CAS 0 -> tag,        | acquire: enters the   |
+ * | spin (fast path)  | acq_rel; relaxed on failure | critical section;     |
+ * |                   |                             | release: publishes    |
+ * |                   |                             | the context's stamp   |
+ * |                   |                             | to whoever reads the  |
+ * |                   |                             | tag from the word     |
+ * | unlock (fast      | @state CAS tag -> 0,        | release: publishes    |
+ * | path)             | acq_rel; relaxed on failure | the critical section; |
+ * |                   | (flags set: slow path)      | acquire: a contender  |
+ * |                   |                             | that read our stamp   |
+ * |                   |                             | and cleared the flags |
+ * |                   |                             | (release) is done     |
+ * |                   |                             | with the context      |
+ * |                   |                             | before we reuse it    |
+ * | unlock: own tag   | @state load, relaxed        | the caller's write    |
+ * | -EALREADY         | the value of the failed     | only the context      |
+ * |                   | fast-path CAS, relaxed      | itself writes its tag |
+ * | spin              | @state load, relaxed        | a hint; the CAS that  |
+ * |                   |                             | takes the lock        |
+ * |                   |                             | acquires              |
+ * | slow paths, under | @state load, acquire;       | pair with the fast    |
+ * | @wait_lock: set   | CAS, exchange, fetch_or,    | paths; every change   |
+ * | WAITERS, barge,   | fetch_and: acq_rel          | is an RMW, so the     |
+ * | take as first     |                             | release sequence of   |
+ * | waiter, hand off, |                             | the CAS that put a    |
+ * | free, set         |                             | tag there reaches     |
+ * | HANDOFF, clear    |                             | every later reader    |
+ * | the flags         |                             |                       |
+ * | is_held,          | @owner load, relaxed        | @owner is written by  |
+ * | assert_held,      |                             | the holding thread    |
+ * | unlock's check    |                             | after it takes the    |
+ * |                   |                             | lock and cleared      |
+ * |                   |                             | before it frees it:   |
+ * |                   |                             | exact for the caller, |
+ * |                   |                             | as for struct         |
+ * |                   |                             | gpuvm_mutex           |
+ * | is_locked         | @state load, relaxed        | a snapshot            |
+ * | acquire_init      | class stamp fetch_add,      | uniqueness only       |
+ * |                   | relaxed                     |                       |
+ * | acquire_done,     | plain                       | the context is the    |
+ * | acquire_fini      |                             | thread's own          |
  *
- * A lock's holder and waiters are read only under @wait_lock. Another
- * context's stamp is copied into the lock (@stamp) and the waiter records,
- * so no thread ever dereferences another thread's acquire context.
+ * The queue and the waiter records are read and written only under
+ * @wait_lock. A waiter's stamp, and whether it holds locks, are copied into
+ * its record, so no thread reads another's context but a pinned holder's
+ * stamp, which is written once, before the context takes any lock. No
+ * standalone fence is used.
  */
 
 /**
@@ -137,23 +206,18 @@ struct gpuvm_ww_acquire_ctx {
 
 /**
  * struct gpuvm_ww_mutex - a wound/wait mutex
- * @wait_lock: protects every field below but @owner; private
- * @cond: waiters sleep on it; private
- * @ww_class: its class
- * @ctx: the holder's context (NULL if held without one, or free); private
- * @stamp: the holder's stamp (0 without a context); private
+ * @state: the lock word: holder tag and flags (see "DOC: Wound/wait
+ *         mutexes"); private
  * @owner: identity of the holding thread, 0 when free; private
- * @locked: held; private
+ * @ww_class: its class
+ * @wait_lock: protects @waiters and serialises the slow paths; private
  * @waiters: queued waiters, oldest context first; private
  */
 struct gpuvm_ww_mutex {
-	pthread_mutex_t wait_lock;
-	pthread_cond_t cond;
-	struct gpuvm_ww_class *ww_class;
-	struct gpuvm_ww_acquire_ctx *ctx;
-	uint64_t stamp;
+	atomic_uintptr_t state;
 	atomic_uintptr_t owner;
-	bool locked;
+	struct gpuvm_ww_class *ww_class;
+	pthread_mutex_t wait_lock;
 	struct gpuvm_list_head waiters;
 };
 
@@ -269,7 +333,8 @@ GPUVM_EXPORT bool gpuvm_ww_mutex_trylock(struct gpuvm_ww_mutex *lock,
  * gpuvm_ww_mutex_unlock() - release a ww-mutex
  * @lock: the lock; the calling thread must hold it (checked)
  *
- * Hands the lock to the first waiter, if any.
+ * Frees the lock and wakes the first waiter, if any; hands the lock to
+ * that waiter instead if it has been starving.
  *
  * Context: the holding thread; allowed inside a fence-signalling section.
  */

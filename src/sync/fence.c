@@ -59,8 +59,7 @@ struct gpuvm_fence *gpuvm_fence_get(struct gpuvm_fence *fence)
 bool gpuvm_fence_is_signaled(struct gpuvm_fence *fence)
 {
 	/* Pairs with the release RMW in signal_locked(). */
-	return atomic_load_explicit(&fence->flags, memory_order_acquire) &
-	       GPUVM_FENCE_FLAG_SIGNALED;
+	return gpuvm_fence_signaled_inline(fence);
 }
 
 int gpuvm_fence_get_status(struct gpuvm_fence *fence)
@@ -312,5 +311,5 @@ bool gpuvm_fence_is_later(const struct gpuvm_fence *a,
 bool gpuvm_fence_is_later_or_same(const struct gpuvm_fence *a,
 				  const struct gpuvm_fence *b)
 {
-	return a == b || gpuvm_fence_is_later(a, b);
+	return gpuvm_fence_later_or_same_inline(a, b);
 }

@@ -74,10 +74,12 @@ bool gpuvm_resv_trylock(struct gpuvm_resv *resv)
 
 void gpuvm_resv_unlock(struct gpuvm_resv *resv)
 {
+	uintptr_t self = gpuvm_thread_self();
+
 	/* Only the holder may touch the count; the unlock below checks it. */
-	if (gpuvm_ww_mutex_is_held(&resv->lock))
+	if (gpuvm_ww_held_by(&resv->lock, self))
 		resv->num_reserved = 0;
-	gpuvm_ww_mutex_unlock(&resv->lock);
+	gpuvm_ww_unlock_as(&resv->lock, self);
 }
 
 bool gpuvm_resv_is_locked(struct gpuvm_resv *resv)
@@ -174,8 +176,10 @@ static void set_entry(struct gpuvm_resv *resv, unsigned int i,
 void gpuvm_resv_add_fence(struct gpuvm_resv *resv, struct gpuvm_fence *fence,
 			  enum gpuvm_resv_usage usage)
 {
+	const struct gpuvm_resv_entry *fences = resv->fences;
+	const uint64_t context = fence->context;
+	unsigned int i, n = resv->num_fences, signaled = n;
 	struct gpuvm_fence *old;
-	unsigned int i;
 
 	assert_held(resv, "gpuvm_resv_add_fence()");
 	if ((unsigned int)usage > GPUVM_RESV_USAGE_BOOKKEEP)
@@ -183,16 +187,34 @@ void gpuvm_resv_add_fence(struct gpuvm_resv *resv, struct gpuvm_fence *fence,
 			  (int)usage);
 	gpuvm_fence_get(fence);
 
-	/* A newer fence of a timeline stands for the older ones. */
-	for (i = 0; i < resv->num_fences; i++) {
-		old = resv->fences[i].fence;
-		if (old->context == fence->context &&
-		    resv->fences[i].usage >= usage &&
-		    gpuvm_fence_is_later_or_same(fence, old)) {
-			set_entry(resv, i, fence, usage);
-			gpuvm_fence_put(old);
-			return;
+	/*
+	 * One pass: a newer fence of a timeline stands for the older ones, so
+	 * an entry of the same timeline wins wherever it is; meanwhile find
+	 * the first signalled entry, the replacement of second choice. Once
+	 * one is found, the rest of the walk only looks for the timeline.
+	 * The array and the new fence's context are read once, before the
+	 * loop: the compiler would reload them after every atomic load.
+	 */
+	for (i = 0; i < n; i++) {
+		old = fences[i].fence;
+		if (old->context == context && fences[i].usage >= usage &&
+		    gpuvm_fence_later_or_same_inline(fence, old))
+			goto replace;
+		/*
+		 * Relaxed: only the decision to drop the entry hangs on it;
+		 * nothing the signaller wrote is read.
+		 */
+		if (atomic_load_explicit(&old->flags, memory_order_relaxed) &
+		    GPUVM_FENCE_FLAG_SIGNALED) {
+			signaled = i;
+			break;
 		}
+	}
+	for (i = signaled + 1; i < n; i++) {
+		old = fences[i].fence;
+		if (old->context == context && fences[i].usage >= usage &&
+		    gpuvm_fence_later_or_same_inline(fence, old))
+			goto replace;
 	}
 
 	/*
@@ -210,19 +232,23 @@ void gpuvm_resv_add_fence(struct gpuvm_resv *resv, struct gpuvm_fence *fence,
 			  (void *)resv);
 #endif
 	}
-	for (i = 0; i < resv->num_fences; i++) {
-		old = resv->fences[i].fence;
-		if (gpuvm_fence_is_signaled(old)) {
-			set_entry(resv, i, fence, usage);
-			gpuvm_fence_put(old);
-			return;
-		}
+	if (signaled < n) {
+		old = fences[signaled].fence;
+		set_entry(resv, signaled, fence, usage);
+		gpuvm_fence_put(old);
+		return;
 	}
-	if (resv->num_fences >= resv->max_fences)
+	if (n >= resv->max_fences)
 		gpuvm_bug("gpuvm_resv_add_fence(): reservation %p is full "
 			  "(%u fences); no slot was reserved",
-			  (void *)resv, resv->num_fences);
-	set_entry(resv, resv->num_fences, fence, usage);
+			  (void *)resv, n);
+	set_entry(resv, n, fence, usage);
+	return;
+
+replace:
+	/* The same timeline: no slot needed, whatever has signalled. */
+	set_entry(resv, i, fence, usage);
+	gpuvm_fence_put(old);
 }
 
 static struct gpuvm_fence *iter_walk(struct gpuvm_resv_iter *iter)

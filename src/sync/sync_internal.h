@@ -5,6 +5,7 @@
 #ifndef GPUVM_SYNC_INTERNAL_H
 #define GPUVM_SYNC_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,24 @@ int gpuvm_fence_wait_deadline(struct gpuvm_fence *fence,
 			      const struct timespec *deadline);
 
 /*
+ * gpuvm_fence_is_signaled() and gpuvm_fence_is_later_or_same(), inline for
+ * the library's own hot loops (the reservation's add compares every entry
+ * with the new fence). The exported functions are these.
+ */
+static inline bool gpuvm_fence_signaled_inline(struct gpuvm_fence *fence)
+{
+	/* Pairs with the release RMW that sets the bit when signalling. */
+	return atomic_load_explicit(&fence->flags, memory_order_acquire) &
+	       GPUVM_FENCE_FLAG_SIGNALED;
+}
+
+static inline bool gpuvm_fence_later_or_same_inline(const struct gpuvm_fence *a,
+						    const struct gpuvm_fence *b)
+{
+	return a == b || (a->context == b->context && a->seqno > b->seqno);
+}
+
+/*
  * The ww-mutex acquisitions with the name of the public entry that the
  * checker and the usage checks report (gpuvm_resv_lock() reports itself,
  * not the ww-mutex underneath).
@@ -47,5 +66,32 @@ int gpuvm_ww_lock_named(struct gpuvm_ww_mutex *lock,
 			const char *what);
 bool gpuvm_ww_trylock_named(struct gpuvm_ww_mutex *lock,
 			    struct gpuvm_ww_acquire_ctx *ctx, const char *what);
+
+/*
+ * Whether the thread of identity @self (gpuvm_thread_self()) holds @lock:
+ * exact when @self is the caller, since @owner only ever holds the caller's
+ * identity when the caller wrote it.
+ */
+static inline bool gpuvm_ww_held_by(struct gpuvm_ww_mutex *lock, uintptr_t self)
+{
+	return atomic_load_explicit(&lock->owner, memory_order_relaxed) == self;
+}
+
+/*
+ * gpuvm_ww_mutex_unlock() for a caller that already knows its identity
+ * @self, so that the reservation's unlock looks it up once.
+ */
+void gpuvm_ww_unlock_as(struct gpuvm_ww_mutex *lock, uintptr_t self);
+
+/*
+ * The flags in the low bits of struct gpuvm_ww_mutex.state (its high bits
+ * hold the holder's tag, 0 when free). GPUVM_WW_WAITERS: the wait queue is
+ * not empty; while it is set, the word only changes under @wait_lock.
+ * GPUVM_WW_HANDOFF: the first waiter has been starving; the next unlock
+ * hands the lock to the first waiter instead of freeing it, and nobody else
+ * may take it meanwhile. Only ever set while the lock is held with waiters.
+ */
+#define GPUVM_WW_WAITERS ((uintptr_t)1)
+#define GPUVM_WW_HANDOFF ((uintptr_t)2)
 
 #endif /* GPUVM_SYNC_INTERNAL_H */

@@ -218,6 +218,64 @@ static void test_replace_signalled(void **state)
 	drop(f3);
 }
 
+/*
+ * The add walks the entries once: an entry of the same timeline wins over
+ * a signalled entry met earlier (and needs no slot), and otherwise the
+ * first signalled entry is the one replaced.
+ */
+static void test_replace_priority(void **state)
+{
+	struct gpuvm_resv resv;
+	struct gpuvm_fence *s1 = new_fence(1, 1), *u2 = new_fence(2, 1),
+			   *s3 = new_fence(3, 1), *t1 = new_fence(4, 1),
+			   *t2 = new_fence(4, 2), *n5 = new_fence(5, 1);
+	struct gpuvm_fence *got[8];
+
+	(void)state;
+	gpuvm_resv_init(&resv);
+	assert_int_equal(gpuvm_resv_lock(&resv, NULL), 0);
+	/* Room to spare: no growth (which would compact) below. */
+	assert_int_equal(gpuvm_resv_reserve_fences(&resv, 8), 0);
+	gpuvm_resv_add_fence(&resv, s1, GPUVM_RESV_USAGE_READ);
+	gpuvm_resv_add_fence(&resv, u2, GPUVM_RESV_USAGE_READ);
+	gpuvm_resv_add_fence(&resv, s3, GPUVM_RESV_USAGE_READ);
+	gpuvm_resv_add_fence(&resv, t1, GPUVM_RESV_USAGE_READ);
+	assert_int_equal(resv.num_fences, 4);
+	assert_int_equal(resv.num_reserved, 4);
+	gpuvm_fence_signal(s1);
+	gpuvm_fence_signal(s3);
+
+	/* The timeline's entry is last, behind two signalled ones. */
+	gpuvm_resv_add_fence(&resv, t2, GPUVM_RESV_USAGE_READ);
+	assert_int_equal(resv.num_fences, 4);
+	assert_int_equal(resv.num_reserved, 4);
+	assert_int_equal(refs(t1), 1);
+	assert_int_equal(refs(s1), 2);
+	assert_int_equal(refs(s3), 2);
+	assert_int_equal(collect(&resv, GPUVM_RESV_USAGE_BOOKKEEP, got, NULL),
+			 4);
+	assert_ptr_equal(got[3], t2);
+
+	/* A new timeline takes the first signalled entry and a slot. */
+	gpuvm_resv_add_fence(&resv, n5, GPUVM_RESV_USAGE_WRITE);
+	assert_int_equal(resv.num_fences, 4);
+	assert_int_equal(resv.num_reserved, 3);
+	assert_int_equal(refs(s1), 1);
+	assert_int_equal(refs(s3), 2);
+	assert_int_equal(collect(&resv, GPUVM_RESV_USAGE_BOOKKEEP, got, NULL),
+			 4);
+	assert_ptr_equal(got[0], n5);
+	assert_ptr_equal(got[2], s3);
+	gpuvm_resv_unlock(&resv);
+	gpuvm_resv_fini(&resv);
+	drop(s1);
+	drop(u2);
+	drop(s3);
+	drop(t1);
+	drop(t2);
+	drop(n5);
+}
+
 static void test_reserve_policy(void **state)
 {
 	struct gpuvm_resv resv;
@@ -644,6 +702,7 @@ int main(int argc, char **argv)
 		TU_TEST(test_add_and_iterate),
 		TU_TEST(test_replace_same_context),
 		TU_TEST(test_replace_signalled),
+		TU_TEST(test_replace_priority),
 		TU_TEST(test_reserve_policy),
 		TU_TEST(test_grow_compacts),
 		TU_TEST(test_test_signaled),

@@ -10,6 +10,15 @@
 
 #include <gpuvm/ww_mutex.h>
 
+#include "sync/sync_internal.h"
+
+#define WW_FLAGS (GPUVM_WW_WAITERS | GPUVM_WW_HANDOFF)
+
+static uintptr_t word(struct gpuvm_ww_mutex *lock)
+{
+	return atomic_load(&lock->state);
+}
+
 /*
  * Sleeps until @lock has @n queued waiters. Reads the lock's private state
  * under its own wait lock; polling is fine in a test, and nothing here
@@ -169,6 +178,342 @@ static void test_edeadlk_and_backoff(void **state)
 	gpuvm_ww_mutex_fini(&l2);
 }
 
+/*
+ * Without contention the lock word goes from 0 to the holder's tag (the
+ * context's address) and back, and the owner checks see the holder.
+ */
+static void test_fast_path(void **state)
+{
+	struct gpuvm_ww_class cls;
+	struct gpuvm_ww_mutex l;
+	struct gpuvm_ww_acquire_ctx ctx;
+	uintptr_t plain;
+
+	(void)state;
+	gpuvm_ww_class_init(&cls, "test");
+	gpuvm_ww_mutex_init(&l, &cls);
+	gpuvm_ww_acquire_init(&ctx, &cls);
+	assert_int_equal(word(&l), 0);
+
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, &ctx), 0);
+	assert_int_equal(word(&l), (uintptr_t)&ctx);
+	assert_true(gpuvm_ww_mutex_is_locked(&l));
+	assert_true(gpuvm_ww_mutex_is_held(&l));
+	gpuvm_ww_mutex_assert_held(&l);
+	assert_int_equal(ctx.acquired, 1);
+	/* -EALREADY and a failed trylock change nothing. */
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, &ctx), -EALREADY);
+	assert_false(gpuvm_ww_mutex_trylock(&l, NULL));
+	assert_false(gpuvm_ww_mutex_trylock(&l, &ctx));
+	assert_int_equal(word(&l), (uintptr_t)&ctx);
+	assert_int_equal(ctx.acquired, 1);
+	gpuvm_ww_mutex_unlock(&l);
+	assert_int_equal(word(&l), 0);
+	assert_false(gpuvm_ww_mutex_is_locked(&l));
+	assert_false(gpuvm_ww_mutex_is_held(&l));
+	assert_int_equal(ctx.acquired, 0);
+
+	/* A plain holder has a tag of its own, never a context's. */
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, NULL), 0);
+	plain = word(&l);
+	assert_int_not_equal(plain, 0);
+	assert_int_equal(plain & WW_FLAGS, 0);
+	assert_int_not_equal(plain, (uintptr_t)&ctx);
+	assert_true(gpuvm_ww_mutex_is_held(&l));
+	gpuvm_ww_mutex_assert_held(&l);
+	assert_false(gpuvm_ww_mutex_trylock(&l, &ctx));
+	assert_int_equal(ctx.acquired, 0);
+	gpuvm_ww_mutex_unlock(&l);
+	assert_int_equal(word(&l), 0);
+
+	/* The trylock's fast path, with and without a context. */
+	assert_true(gpuvm_ww_mutex_trylock(&l, &ctx));
+	assert_int_equal(word(&l), (uintptr_t)&ctx);
+	assert_int_equal(ctx.acquired, 1);
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, &ctx), -EALREADY);
+	gpuvm_ww_mutex_unlock(&l);
+	assert_true(gpuvm_ww_mutex_trylock(&l, NULL));
+	assert_int_equal(word(&l), plain);
+	gpuvm_ww_mutex_unlock(&l);
+	assert_int_equal(word(&l), 0);
+	assert_int_equal(ctx.acquired, 0);
+
+	gpuvm_ww_acquire_fini(&ctx);
+	gpuvm_ww_mutex_fini(&l);
+}
+
+/* A lock taken on the fast path by another thread: held, but not by us. */
+struct fast_holder {
+	struct gpuvm_ww_class *cls;
+	struct gpuvm_ww_mutex *l;
+	struct gpuvm_ww_acquire_ctx ctx;
+	bool use_ctx;
+	pthread_barrier_t locked, release;
+};
+
+static void *fast_holder_thread(void *arg)
+{
+	struct fast_holder *h = arg;
+
+	gpuvm_ww_acquire_init(&h->ctx, h->cls);
+	assert_int_equal(gpuvm_ww_mutex_lock(h->l, h->use_ctx ? &h->ctx : NULL),
+			 0);
+	gpuvm_ww_mutex_assert_held(h->l);
+	pthread_barrier_wait(&h->locked);
+	pthread_barrier_wait(&h->release);
+	gpuvm_ww_mutex_unlock(h->l);
+	gpuvm_ww_acquire_fini(&h->ctx);
+	return NULL;
+}
+
+static void die_assert_held_foreign(void *arg)
+{
+	gpuvm_ww_mutex_assert_held(arg);
+}
+
+static void die_unlock_foreign(void *arg)
+{
+	gpuvm_ww_mutex_unlock(arg);
+}
+
+static void test_fast_path_other_thread(void **state)
+{
+	struct gpuvm_ww_class cls;
+	struct gpuvm_ww_mutex l;
+	struct gpuvm_ww_acquire_ctx ctx;
+	struct fast_holder h;
+	pthread_t t;
+	int round;
+
+	(void)state;
+	gpuvm_ww_class_init(&cls, "test");
+	gpuvm_ww_mutex_init(&l, &cls);
+	for (round = 0; round < 2; round++) {
+		memset(&h, 0, sizeof(h));
+		h.cls = &cls;
+		h.l = &l;
+		h.use_ctx = round == 0;
+		pthread_barrier_init(&h.locked, NULL, 2);
+		pthread_barrier_init(&h.release, NULL, 2);
+		assert_int_equal(
+			pthread_create(&t, NULL, fast_holder_thread, &h), 0);
+		pthread_barrier_wait(&h.locked);
+		if (h.use_ctx)
+			assert_int_equal(word(&l), (uintptr_t)&h.ctx);
+		assert_true(gpuvm_ww_mutex_is_locked(&l));
+		assert_false(gpuvm_ww_mutex_is_held(&l));
+		assert_false(gpuvm_ww_mutex_trylock(&l, NULL));
+		gpuvm_ww_acquire_init(&ctx, &cls);
+		assert_false(gpuvm_ww_mutex_trylock(&l, &ctx));
+		assert_int_equal(ctx.acquired, 0);
+		gpuvm_ww_acquire_fini(&ctx);
+		if (gpuvm_checks_enabled()) {
+			TD_EXPECT_DEATH(die_assert_held_foreign, &l,
+					"gpuvm_ww_mutex_assert_held(): "
+					"ww-mutex");
+			TD_EXPECT_DEATH(die_unlock_foreign, &l,
+					"not held by this thread");
+		}
+		/* Nothing above queued or changed anything. */
+		assert_int_equal(word(&l) & WW_FLAGS, 0);
+		pthread_barrier_wait(&h.release);
+		pthread_join(t, NULL);
+		pthread_barrier_destroy(&h.locked);
+		pthread_barrier_destroy(&h.release);
+		assert_int_equal(word(&l), 0);
+	}
+	gpuvm_ww_mutex_fini(&l);
+}
+
+/*
+ * A queued waiter sets the waiters flag, which sends the holder's unlock
+ * down the slow path; the waiter gets the lock and the word ends free.
+ */
+struct one_waiter {
+	struct gpuvm_ww_class *cls;
+	struct gpuvm_ww_mutex *l;
+	struct gpuvm_ww_acquire_ctx ctx;
+	pthread_barrier_t ready, checked;
+	atomic_uintptr_t seen;
+};
+
+static void *one_waiter_thread(void *arg)
+{
+	struct one_waiter *w = arg;
+
+	gpuvm_ww_acquire_init(&w->ctx, w->cls);
+	pthread_barrier_wait(&w->ready);
+	assert_int_equal(gpuvm_ww_mutex_lock(w->l, &w->ctx), 0);
+	assert_true(gpuvm_ww_mutex_is_held(w->l));
+	gpuvm_ww_mutex_assert_held(w->l);
+	assert_int_equal(w->ctx.acquired, 1);
+	atomic_store(&w->seen, word(w->l));
+	pthread_barrier_wait(&w->checked);
+	gpuvm_ww_mutex_unlock(w->l);
+	gpuvm_ww_acquire_fini(&w->ctx);
+	return NULL;
+}
+
+static void one_waiter_start(struct one_waiter *w, struct gpuvm_ww_class *cls,
+			     struct gpuvm_ww_mutex *l, pthread_t *t)
+{
+	memset(w, 0, sizeof(*w));
+	w->cls = cls;
+	w->l = l;
+	pthread_barrier_init(&w->ready, NULL, 2);
+	pthread_barrier_init(&w->checked, NULL, 2);
+	assert_int_equal(pthread_create(t, NULL, one_waiter_thread, w), 0);
+	pthread_barrier_wait(&w->ready);
+}
+
+static void one_waiter_finish(struct one_waiter *w, pthread_t t)
+{
+	pthread_barrier_wait(&w->checked);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&w->ready);
+	pthread_barrier_destroy(&w->checked);
+	assert_int_equal(atomic_load(&w->seen) & ~WW_FLAGS, (uintptr_t)&w->ctx);
+	assert_int_equal(word(w->l), 0);
+}
+
+static void test_waiter_flag(void **state)
+{
+	struct gpuvm_ww_class cls;
+	struct gpuvm_ww_mutex l;
+	struct gpuvm_ww_acquire_ctx ctx;
+	struct one_waiter w;
+	pthread_t t;
+
+	(void)state;
+	gpuvm_ww_class_init(&cls, "test");
+	gpuvm_ww_mutex_init(&l, &cls);
+	gpuvm_ww_acquire_init(&ctx, &cls);
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, &ctx), 0);
+	one_waiter_start(&w, &cls, &l, &t);
+	wait_for_waiters(&l, 1);
+	assert_int_equal(word(&l), (uintptr_t)&ctx | GPUVM_WW_WAITERS);
+	/* The holder still passes its checks. */
+	assert_true(gpuvm_ww_mutex_is_held(&l));
+	gpuvm_ww_mutex_assert_held(&l);
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, &ctx), -EALREADY);
+	gpuvm_ww_mutex_unlock(&l);
+	assert_int_equal(ctx.acquired, 0);
+	assert_false(gpuvm_ww_mutex_is_held(&l));
+	one_waiter_finish(&w, t);
+	gpuvm_ww_acquire_fini(&ctx);
+	gpuvm_ww_mutex_fini(&l);
+}
+
+/*
+ * Hand-off: once the first waiter has been starving (the flag is set here
+ * by hand, under the wait lock, as the waiter would), the unlock gives it
+ * the lock: the word names the waiter before it even runs, and nobody can
+ * take the lock meanwhile.
+ */
+static void test_handoff_grant(void **state)
+{
+	struct gpuvm_ww_class cls;
+	struct gpuvm_ww_mutex l;
+	struct one_waiter w;
+	pthread_t t;
+
+	(void)state;
+	gpuvm_ww_class_init(&cls, "test");
+	gpuvm_ww_mutex_init(&l, &cls);
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, NULL), 0);
+	one_waiter_start(&w, &cls, &l, &t);
+	wait_for_waiters(&l, 1);
+	pthread_mutex_lock(&l.wait_lock);
+	atomic_fetch_or(&l.state, GPUVM_WW_HANDOFF);
+	pthread_mutex_unlock(&l.wait_lock);
+	gpuvm_ww_mutex_unlock(&l);
+	assert_int_equal(word(&l), (uintptr_t)&w.ctx);
+	assert_true(gpuvm_ww_mutex_is_locked(&l));
+	assert_false(gpuvm_ww_mutex_is_held(&l));
+	assert_false(gpuvm_ww_mutex_trylock(&l, NULL));
+	one_waiter_finish(&w, t);
+	gpuvm_ww_mutex_fini(&l);
+}
+
+/*
+ * Barging by an older context. A young context holding a lock waits for a
+ * lock held without a context; the holder's release is forged so that the
+ * lock is free with the waiter still asleep (as when the wake-up has not
+ * reached it yet), and an older context takes the lock with a trylock. The
+ * waiter now waits for an older holder: the trylock wakes it and it dies,
+ * and as the last waiter it clears the flags.
+ */
+struct young_waiter {
+	struct gpuvm_ww_class *cls;
+	struct gpuvm_ww_mutex *l, m;
+	pthread_barrier_t ready;
+	atomic_int ret;
+};
+
+static void *young_waiter_main(void *arg)
+{
+	struct young_waiter *y = arg;
+	struct gpuvm_ww_acquire_ctx ctx;
+	int ret;
+
+	pthread_barrier_wait(&y->ready); /* the older context exists */
+	gpuvm_ww_acquire_init(&ctx, y->cls);
+	assert_int_equal(gpuvm_ww_mutex_lock(&y->m, &ctx), 0);
+	ret = gpuvm_ww_mutex_lock(y->l, &ctx);
+	atomic_store(&y->ret, ret);
+	if (ret == 0)
+		gpuvm_ww_mutex_unlock(y->l);
+	gpuvm_ww_mutex_unlock(&y->m);
+	assert_int_equal(ctx.acquired, 0);
+	gpuvm_ww_acquire_fini(&ctx);
+	return NULL;
+}
+
+static void test_older_barger_kills(void **state)
+{
+	struct gpuvm_ww_class cls;
+	struct gpuvm_ww_mutex l;
+	struct gpuvm_ww_acquire_ctx old;
+	struct young_waiter y;
+	pthread_t t;
+
+	(void)state;
+	gpuvm_ww_class_init(&cls, "test");
+	gpuvm_ww_mutex_init(&l, &cls);
+	memset(&y, 0, sizeof(y));
+	y.cls = &cls;
+	y.l = &l;
+	gpuvm_ww_mutex_init(&y.m, &cls);
+	pthread_barrier_init(&y.ready, NULL, 2);
+	atomic_init(&y.ret, 1);
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, NULL), 0);
+	gpuvm_ww_acquire_init(&old, &cls);
+	assert_int_equal(pthread_create(&t, NULL, young_waiter_main, &y), 0);
+	pthread_barrier_wait(&y.ready);
+	wait_for_waiters(&l, 1);
+	assert_int_equal(word(&l) & WW_FLAGS, GPUVM_WW_WAITERS);
+
+	/* The forged release: free, the waiter queued and not woken. */
+	pthread_mutex_lock(&l.wait_lock);
+	atomic_store(&l.owner, 0);
+	atomic_store(&l.state, GPUVM_WW_WAITERS);
+	pthread_mutex_unlock(&l.wait_lock);
+	assert_false(gpuvm_ww_mutex_is_locked(&l));
+
+	assert_true(gpuvm_ww_mutex_trylock(&l, &old));
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&y.ret), -EDEADLK);
+	assert_int_equal(word(&l), (uintptr_t)&old);
+	assert_true(gpuvm_ww_mutex_is_held(&l));
+	gpuvm_ww_mutex_unlock(&l);
+	assert_int_equal(word(&l), 0);
+	assert_int_equal(old.acquired, 0);
+	gpuvm_ww_acquire_fini(&old);
+	pthread_barrier_destroy(&y.ready);
+	gpuvm_ww_mutex_fini(&y.m);
+	gpuvm_ww_mutex_fini(&l);
+}
+
 /* ------------------------------------------------------------------ */
 /* Threaded scenarios with a known outcome.                             */
 
@@ -305,8 +650,9 @@ static void test_young_waiter_dies(void **state)
 }
 
 /*
- * Hand-off order: context waiters oldest first, whatever their arrival
- * order; none of them holds a lock, so none dies.
+ * Wake-up order: an unlock wakes the first waiter only, so with nobody
+ * barging the lock goes to the context waiters oldest first, whatever their
+ * arrival order; none of them holds a lock, so none dies.
  */
 struct queued {
 	struct scenario *s;
@@ -635,9 +981,14 @@ int main(int argc, char **argv)
 		TU_TEST(test_ealready),
 		TU_TEST(test_trylock_ctx),
 		TU_TEST(test_edeadlk_and_backoff),
+		TU_TEST(test_fast_path),
+		TU_TEST(test_fast_path_other_thread),
 		TU_TEST(test_older_waits),
 		TU_TEST(test_young_waiter_dies),
 		TU_TEST(test_handoff_order),
+		TU_TEST(test_waiter_flag),
+		TU_TEST(test_handoff_grant),
+		TU_TEST(test_older_barger_kills),
 		TU_TEST(test_death),
 	};
 
