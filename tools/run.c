@@ -1351,7 +1351,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = argv[0];
-	uint64_t v;
+	uint64_t v = 0;
 	char *end;
 	int c;
 
