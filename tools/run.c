@@ -6,7 +6,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,114 +23,29 @@
 #include <gpuvm/mutex.h>
 #include <gpuvm/queue.h>
 
+#include "bind_workload.h"
 #include "run.h"
 
 #define EXIT_USAGE 2
 
-#define KIB  UINT64_C(1024)
-#define MIB  (KIB * 1024)
-#define GIB  (MIB * 1024)
-#define TILE (64 * KIB)
+#define KIB UINT64_C(1024)
+#define MIB (KIB * 1024)
 
-/* Jobs a thread keeps in flight before it waits for the oldest. */
-#define WINDOW 16
-
-enum workload { WL_KV, WL_SPARSE, WL_CHURN };
-
-static const char *const wl_names[] = { "kv-cache", "sparse-texture", "churn" };
-
+/* The workload's knobs, and how it is submitted and reported. */
 struct opts {
-	enum workload wl;
-	uint64_t seed;
-	double seconds;
-	bool have_seconds;
-	uint64_t jobs;
-	unsigned int threads;
+	struct bwl_opts w;
 	unsigned int queues;
 	bool json;
-	uint64_t page_size;
-	unsigned int requests;
-	unsigned int max_context;
-	unsigned int tiles;
-	unsigned int resources;
-	unsigned int mappings;
-	unsigned int batch;
-};
-
-struct run;
-
-/* A buffer object with one contiguous physical range. */
-struct bo {
-	struct gpuvm_gem gem;
-	uint64_t pa;
-	struct run *run;
-};
-
-/* The per-workload state of one submitting thread. */
-struct kv_req {
-	bool active;
-	uint64_t tokens, target;
-	uint64_t pages; /* mapped per tensor */
-};
-
-struct worker {
-	struct run *run;
-	unsigned int id;
-	struct gpuvm_bind_queue *q;
-	uint64_t rng;
-	uint64_t jobs_limit;
-	uint64_t jobs, ops;
-	int err;
-	struct gpuvm_fence *ring[WINDOW];
-	unsigned int ring_head, ring_len;
-	uint64_t pa_next, pa_base;
-	struct gpuvm_bind_req *reqs;
-	unsigned int nr_reqs, cap_reqs;
-
-	/* kv-cache */
-	struct kv_req *kv;
-	unsigned int nr_kv;
-	uint64_t kv_first_slot;
-	uint64_t step;
-	double next_arrival;
-	unsigned int pending;
-	uint64_t requests_done;
-
-	/* sparse-texture */
-	int32_t *tile_page;	     /* pool page of each tile, -1: null */
-	uint32_t *bound, *bound_pos; /* bound tiles, and where in bound[] */
-	uint32_t nr_bound;
-	uint32_t *free_pages;
-	uint32_t nr_free;
-	struct bo **pool;
-	unsigned int nr_pool;
-	uint64_t nr_tiles, res_first;
-	uint64_t *frame_ns;
-	uint64_t frames, cap_frames;
-
-	/* churn */
-	uint32_t *perm, *pos; /* the first `live` slots of perm are mapped */
-	uint32_t nr_slots, live;
-	uint64_t slot_first;
-	struct bo **cbo;
-	unsigned int nr_cbo;
 };
 
 struct run {
 	struct opts o;
+	struct bwl_layout l;
 	struct gpuvm *vm;
 	struct gpuvm_pt *pt;
 	struct gpuvm_bind_vm *bvm;
 	struct gpuvm_bind_queue **queues;
-	struct worker *w;
-	unsigned int va_bits;
-	uint64_t span_start, span_end; /* where the workload maps */
-	struct timespec t0;
-	atomic_uint_fast64_t jobs_total;
-	atomic_uint workers_done;
-	atomic_bool stop;
-	atomic_uint_fast64_t bos_alloc, bos_freed;
-	uint64_t kv_tensor, kv_region;
+	struct bwl_run *wl;
 };
 
 static atomic_uint signalling_violations;
@@ -146,45 +60,6 @@ static void violation_handler(enum gpuvm_violation rule, const char *msg,
 	atomic_fetch_add(&signalling_violations, 1);
 }
 
-/* ---- helpers ---- */
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); n > 0. */
-static uint64_t rng_below(uint64_t *s, uint64_t n)
-{
-	return rng_next(s) % n;
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)(rng_next(s) >> 11) / (double)(UINT64_C(1) << 53);
-}
-
-static double elapsed_s(const struct run *r)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - r->t0.tv_sec) +
-	       (double)(t.tv_nsec - r->t0.tv_nsec) / 1e9;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
@@ -196,57 +71,8 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-static void bo_free_cb(struct gpuvm_gem *obj)
-{
-	struct bo *bo = gpuvm_container_of(obj, struct bo, gem);
-
-	atomic_fetch_add(&bo->run->bos_freed, 1);
-	free(bo);
-}
-
-static const struct gpuvm_gem_funcs bo_funcs = {
-	.free = bo_free_cb,
-};
-
-/*
- * Each thread hands out physical memory from its own slice of the physical
- * space, wrapping around, so that addresses follow from the seed alone.
- * Aliasing after a wrap is harmless: nothing reads the memory.
- */
-static struct bo *bo_new(struct worker *w, uint64_t size)
-{
-	uint64_t slice = UINT64_C(1) << (GPUVM_PT_PA_BITS - 6);
-	uint64_t align = size >= 2 * MIB ? 2 * MIB : TILE;
-	struct bo *bo = xcalloc(1, sizeof(*bo));
-
-	if (gpuvm_gem_init(&bo->gem, &bo_funcs, size)) {
-		free(bo);
-		return NULL;
-	}
-	w->pa_next = (w->pa_next + align - 1) & ~(align - 1);
-	if (w->pa_next + size > slice)
-		w->pa_next = 0;
-	bo->pa = w->pa_base + w->pa_next;
-	w->pa_next += size;
-	bo->run = w->run;
-	atomic_fetch_add(&w->run->bos_alloc, 1);
-	return bo;
-}
-
-static int gem_pa(void *priv, struct gpuvm_gem *obj, uint64_t offset,
-		  uint64_t range, uint64_t *pa, uint64_t *len)
-{
-	struct bo *bo = gpuvm_container_of(obj, struct bo, gem);
-
-	(void)priv;
-	(void)range;
-	*pa = bo->pa + offset;
-	*len = obj->size - offset;
-	return 0;
-}
-
 static const struct gpuvm_bind_vm_ops bind_ops = {
-	.gem_pa = gem_pa,
+	.gem_pa = bwl_gem_pa,
 };
 
 static void vm_free(struct gpuvm *vm)
@@ -259,606 +85,19 @@ static const struct gpuvm_ops vm_ops = {
 	GPUVM_BIND_SM_STEPS,
 };
 
-/* ---- submission ---- */
-
-static bool should_stop(struct worker *w)
+/* The workload's back end: the library's bind queue, no input fences. */
+static int queue_submit(void *queue, const struct gpuvm_bind_req *reqs,
+			unsigned int n, struct gpuvm_fence **out)
 {
-	struct run *r = w->run;
-
-	if (w->err || atomic_load(&r->stop))
-		return true;
-	if (w->jobs >= w->jobs_limit)
-		return true;
-	return r->o.have_seconds && elapsed_s(r) >= r->o.seconds;
-}
-
-static void fail(struct worker *w, int err, const char *what)
-{
-	if (!w->err) {
-		fprintf(stderr, "gpuvm run: thread %u: %s: %s\n", w->id, what,
-			strerror(-err));
-		w->err = err;
-	}
-	atomic_store(&w->run->stop, true);
-}
-
-static void wait_oldest(struct worker *w)
-{
-	struct gpuvm_fence *f = w->ring[w->ring_head];
-	int ret = gpuvm_bind_wait(f, GPUVM_WAIT_FOREVER);
-
-	if (ret)
-		fail(w, ret, "bind job failed");
-	gpuvm_fence_put(f);
-	w->ring_head = (w->ring_head + 1) % WINDOW;
-	w->ring_len--;
-}
-
-static void drain(struct worker *w)
-{
-	while (w->ring_len)
-		wait_oldest(w);
-}
-
-static void add_req(struct worker *w, const struct gpuvm_bind_req *req)
-{
-	if (w->nr_reqs == w->cap_reqs) {
-		w->cap_reqs = w->cap_reqs ? 2 * w->cap_reqs : 256;
-		w->reqs = realloc(w->reqs, w->cap_reqs * sizeof(*w->reqs));
-		if (!w->reqs) {
-			fprintf(stderr, "gpuvm run: out of memory\n");
-			exit(1);
-		}
-	}
-	w->reqs[w->nr_reqs++] = *req;
-}
-
-static void add_map(struct worker *w, uint64_t addr, uint64_t range,
-		    struct bo *bo, uint64_t offset)
-{
-	struct gpuvm_bind_req req = {
-		.op = GPUVM_BIND_OP_MAP,
-		.flags = bo ? 0 : GPUVM_BIND_SPARSE,
-		.addr = addr,
-		.range = range,
-		.obj = bo ? &bo->gem : NULL,
-		.offset = offset,
-	};
-
-	add_req(w, &req);
-}
-
-static void add_unmap(struct worker *w, uint64_t addr, uint64_t range)
-{
-	struct gpuvm_bind_req req = {
-		.op = GPUVM_BIND_OP_UNMAP,
-		.addr = addr,
-		.range = range,
-	};
-
-	add_req(w, &req);
-}
-
-/*
- * Submits the collected requests as one job. Objects created for this job
- * alone are put by the caller afterwards: the job holds its own references.
- */
-static int flush_reqs(struct worker *w, struct gpuvm_fence **keep)
-{
-	struct gpuvm_fence *f;
-	int ret;
-
-	if (w->err)
-		w->nr_reqs = 0;
-	if (!w->nr_reqs)
-		return w->err;
-	if (w->ring_len == WINDOW)
-		wait_oldest(w);
-	ret = gpuvm_bind_submit(w->q, w->reqs, w->nr_reqs, NULL, 0, &f);
-	if (ret) {
-		fail(w, ret, "submit");
-		w->nr_reqs = 0;
-		return ret;
-	}
-	w->jobs++;
-	w->ops += w->nr_reqs;
-	w->nr_reqs = 0;
-	atomic_fetch_add(&w->run->jobs_total, 1);
-	if (keep)
-		*keep = gpuvm_fence_get(f);
-	w->ring[(w->ring_head + w->ring_len) % WINDOW] = f;
-	w->ring_len++;
-	return 0;
-}
-
-/* ---- kv-cache ---- */
-
-/*
- * Llama-3-8B: 32 layers, a K and a V tensor each, 2 KiB per token per
- * tensor. Request slot s owns [base + s * region, +region), one
- * tensor-sized window per tensor.
- */
-#define KV_TENSORS   64
-#define KV_TOKEN     (2 * KIB)
-#define KV_BASE	     (UINT64_C(1) << 32)
-#define KV_CHUNK_OPS 1024
-
-static uint64_t kv_addr(struct worker *w, unsigned int slot, unsigned int t)
-{
-	struct run *r = w->run;
-
-	return KV_BASE + (w->kv_first_slot + slot) * r->kv_region +
-	       t * r->kv_tensor;
-}
-
-static double kv_mean_steps(const struct opts *o)
-{
-	/* Mean output length; see kv_admit(). */
-	return (double)o->max_context * 5 / 32;
-}
-
-static double kv_exp(struct worker *w, double rate)
-{
-	return -log(1.0 - rng_unit(&w->rng)) / rate;
-}
-
-/* Maps pages [from, to) of every tensor of @slot, in bounded jobs. */
-static void kv_map_pages(struct worker *w, unsigned int slot, uint64_t from,
-			 uint64_t to)
-{
-	uint64_t ps = w->run->o.page_size;
-
-	for (uint64_t p = from; p < to && !w->err; p++) {
-		for (unsigned int t = 0; t < KV_TENSORS; t++) {
-			struct bo *bo = bo_new(w, ps);
-
-			if (!bo) {
-				fail(w, -ENOMEM, "object");
-				return;
-			}
-			add_map(w, kv_addr(w, slot, t) + p * ps, ps, bo, 0);
-			/* The request pins the object until it is submitted. */
-		}
-		if (w->nr_reqs >= KV_CHUNK_OPS || p + 1 == to) {
-			struct gpuvm_bind_req *reqs = w->reqs;
-			unsigned int n = w->nr_reqs;
-			struct gpuvm_gem *objs[KV_CHUNK_OPS + KV_TENSORS];
-
-			for (unsigned int i = 0; i < n; i++)
-				objs[i] = reqs[i].obj;
-			flush_reqs(w, NULL);
-			for (unsigned int i = 0; i < n; i++)
-				gpuvm_gem_put(objs[i]);
-		}
-	}
-	w->kv[slot].pages = to > w->kv[slot].pages ? to : w->kv[slot].pages;
-}
-
-static uint64_t kv_pages_for(const struct worker *w, uint64_t tokens)
-{
-	uint64_t ps = w->run->o.page_size;
-
-	return (tokens * KV_TOKEN + ps - 1) / ps;
-}
-
-static void kv_admit(struct worker *w, unsigned int slot)
-{
-	const struct opts *o = &w->run->o;
-	struct kv_req *k = &w->kv[slot];
-	uint64_t prompt = o->max_context / 8 +
-			  rng_below(&w->rng, o->max_context / 8 * 3 + 1);
-	uint64_t out = o->max_context / 16 +
-		       rng_below(&w->rng, o->max_context / 16 * 3 + 1);
-
-	k->active = true;
-	k->tokens = prompt;
-	k->target = prompt + out;
-	if (k->target > o->max_context)
-		k->target = o->max_context;
-	k->pages = 0;
-	kv_map_pages(w, slot, 0, kv_pages_for(w, prompt));
-}
-
-static void kv_finish(struct worker *w, unsigned int slot)
-{
-	struct kv_req *k = &w->kv[slot];
-
-	for (unsigned int t = 0; t < KV_TENSORS; t++)
-		add_unmap(w, kv_addr(w, slot, t),
-			  k->pages * w->run->o.page_size);
-	flush_reqs(w, NULL);
-	k->active = false;
-	w->requests_done++;
-}
-
-static void kv_loop(struct worker *w)
-{
-	const struct opts *o = &w->run->o;
-	double rate = 1.5 * w->nr_kv / kv_mean_steps(o);
-
-	w->next_arrival = kv_exp(w, rate);
-	while (!should_stop(w)) {
-		unsigned int active = 0;
-
-		w->step++;
-		while (w->next_arrival <= (double)w->step) {
-			w->pending++;
-			w->next_arrival += kv_exp(w, rate);
-		}
-		for (unsigned int s = 0; s < w->nr_kv && !should_stop(w); s++) {
-			struct kv_req *k = &w->kv[s];
-
-			if (!k->active) {
-				if (w->pending) {
-					w->pending--;
-					kv_admit(w, s);
-				}
-				continue;
-			}
-			active++;
-			k->tokens++;
-			if (k->tokens >= k->target)
-				kv_finish(w, s);
-			else if (kv_pages_for(w, k->tokens) > k->pages)
-				kv_map_pages(w, s, k->pages,
-					     kv_pages_for(w, k->tokens));
-		}
-		/* Idle: jump to the next arrival. */
-		if (!active && !w->pending && w->next_arrival > w->step + 1)
-			w->step = (uint64_t)w->next_arrival - 1;
-	}
-}
-
-/* ---- sparse-texture ---- */
-
-#define SP_BASE	     (UINT64_C(1) << 32)
-#define SP_RES_SIZE  (256 * MIB)
-#define SP_RES_TILES (SP_RES_SIZE / TILE)
-#define SP_POOL_BO   (64 * MIB)
-
-static uint64_t sp_tile_addr(const struct worker *w, uint64_t tile)
-{
-	return SP_BASE + w->res_first * SP_RES_SIZE + tile * TILE;
-}
-
-static void sp_bound_add(struct worker *w, uint32_t tile)
-{
-	w->bound_pos[tile] = w->nr_bound;
-	w->bound[w->nr_bound++] = tile;
-}
-
-static void sp_bound_del(struct worker *w, uint32_t tile)
-{
-	uint32_t i = w->bound_pos[tile], last = w->bound[--w->nr_bound];
-
-	w->bound[i] = last;
-	w->bound_pos[last] = i;
-}
-
-static void sp_bind(struct worker *w, uint32_t tile)
-{
-	uint32_t page = w->free_pages[--w->nr_free];
-	uint64_t per_bo = SP_POOL_BO / TILE;
-
-	w->tile_page[tile] = (int32_t)page;
-	sp_bound_add(w, tile);
-	add_map(w, sp_tile_addr(w, tile), TILE, w->pool[page / per_bo],
-		(page % per_bo) * TILE);
-}
-
-static void sp_unbind(struct worker *w, uint32_t tile)
-{
-	w->free_pages[w->nr_free++] = (uint32_t)w->tile_page[tile];
-	w->tile_page[tile] = -1;
-	sp_bound_del(w, tile);
-	/* Unbinding a tile of a sparse resource makes it null again. */
-	add_map(w, sp_tile_addr(w, tile), TILE, NULL, 0);
-}
-
-/* Binds an unbound tile, or unbinds a bound one. */
-static void sp_toggle(struct worker *w, uint32_t tile)
-{
-	if (w->tile_page[tile] >= 0)
-		sp_unbind(w, tile);
-	else if (w->nr_free)
-		sp_bind(w, tile);
-}
-
-static void sp_frame(struct worker *w, unsigned int n)
-{
-	struct gpuvm_fence *last = NULL;
-	uint64_t t0 = now_ns();
-	unsigned int done = 0;
-
-	while (done < n) {
-		bool unbind = w->nr_bound &&
-			      (!w->nr_free || rng_below(&w->rng, 2) == 0);
-		uint32_t tile =
-			unbind ? w->bound[rng_below(&w->rng, w->nr_bound)]
-			       : (uint32_t)rng_below(&w->rng, w->nr_tiles);
-		unsigned int len = 1;
-
-		/*
-		 * Runs of 2 to 8 adjacent tiles (5 on average) started by
-		 * 7.9% of the picks carry 30% of the operations.
-		 */
-		if (rng_below(&w->rng, 1000) < 79)
-			len = 2 + (unsigned int)rng_below(&w->rng, 7);
-		for (unsigned int i = 0; i < len && done < n; i++, done++) {
-			if (tile + i >= w->nr_tiles)
-				break;
-			sp_toggle(w, tile + i);
-			if (w->nr_reqs >= w->run->o.batch)
-				flush_reqs(w, NULL);
-		}
-	}
-	if (w->nr_reqs) {
-		flush_reqs(w, &last);
-	} else if (w->ring_len) {
-		last = gpuvm_fence_get(
-			w->ring[(w->ring_head + w->ring_len - 1) % WINDOW]);
-	}
-	/* Frames run back to back: the next starts once this one is bound. */
-	if (last) {
-		int ret = gpuvm_bind_wait(last, GPUVM_WAIT_FOREVER);
-
-		if (ret)
-			fail(w, ret, "bind job failed");
-		gpuvm_fence_put(last);
-	}
-	if (w->frames == w->cap_frames) {
-		w->cap_frames = w->cap_frames ? 2 * w->cap_frames : 1024;
-		w->frame_ns = realloc(w->frame_ns,
-				      w->cap_frames * sizeof(*w->frame_ns));
-		if (!w->frame_ns) {
-			fprintf(stderr, "gpuvm run: out of memory\n");
-			exit(1);
-		}
-	}
-	w->frame_ns[w->frames++] = now_ns() - t0;
-}
-
-static void sp_loop(struct worker *w)
-{
-	const struct opts *o = &w->run->o;
-	unsigned int n = o->tiles / o->threads;
-	uint64_t res = w->nr_tiles / SP_RES_TILES;
-
-	/* Every resource starts null-mapped: one sparse map each. */
-	for (uint64_t i = 0; i < res; i++)
-		add_map(w, sp_tile_addr(w, i * SP_RES_TILES), SP_RES_SIZE, NULL,
-			0);
-	flush_reqs(w, NULL);
-	if (n < 1)
-		n = 1;
-	while (!should_stop(w))
-		sp_frame(w, n);
-}
-
-/* ---- churn ---- */
-
-#define CH_BASE	 (UINT64_C(1) << 40)
-#define CH_SLOT	 (64 * KIB)
-#define CH_BO	 (2 * MIB)
-#define CH_NR_BO 16
-
-static void ch_swap(struct worker *w, uint32_t i, uint32_t j)
-{
-	uint32_t a = w->perm[i], b = w->perm[j];
-
-	w->perm[i] = b;
-	w->perm[j] = a;
-	w->pos[a] = j;
-	w->pos[b] = i;
-}
-
-static uint64_t ch_addr(const struct worker *w, uint32_t slot)
-{
-	return CH_BASE + (w->slot_first + slot) * CH_SLOT;
-}
-
-static void ch_map(struct worker *w, uint32_t slot)
-{
-	uint64_t pages = 1 + rng_below(&w->rng, CH_SLOT / GPUVM_PT_PAGE_SIZE);
-	uint64_t size = pages * GPUVM_PT_PAGE_SIZE;
-	struct bo *bo = w->cbo[rng_below(&w->rng, w->nr_cbo)];
-	uint64_t off =
-		rng_below(&w->rng, (CH_BO - size) / GPUVM_PT_PAGE_SIZE + 1) *
-		GPUVM_PT_PAGE_SIZE;
-
-	add_map(w, ch_addr(w, slot), size, bo, off);
-}
-
-static void ch_op(struct worker *w)
-{
-	uint32_t target = w->nr_slots / 2, i, slot;
-	uint64_t dice = rng_below(&w->rng, 100);
-
-	if (w->live < target && (w->live == 0 || dice < 70)) {
-		/* Fill: map an empty slot. */
-		i = w->live +
-		    (uint32_t)rng_below(&w->rng, w->nr_slots - w->live);
-		slot = w->perm[i];
-		ch_swap(w, i, w->live++);
-		ch_map(w, slot);
-		return;
-	}
-	slot = w->perm[rng_below(&w->rng, w->live)];
-	if (dice < 45) {
-		add_unmap(w, ch_addr(w, slot), CH_SLOT);
-		ch_swap(w, w->pos[slot], --w->live);
-	} else if (dice < 90) {
-		ch_map(w, slot);
-	} else {
-		/* Punch a hole: splits whatever the slot holds. */
-		uint64_t first = rng_below(&w->rng, 15);
-		uint64_t len = 1 + rng_below(&w->rng, 16 - first);
-
-		add_unmap(w, ch_addr(w, slot) + first * GPUVM_PT_PAGE_SIZE,
-			  len * GPUVM_PT_PAGE_SIZE);
-	}
-}
-
-static void ch_loop(struct worker *w)
-{
-	while (!should_stop(w)) {
-		for (unsigned int i = 0; i < w->run->o.batch; i++)
-			ch_op(w);
-		flush_reqs(w, NULL);
-	}
-}
-
-/* ---- threads ---- */
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-
-	switch (w->run->o.wl) {
-	case WL_KV:
-		kv_loop(w);
-		break;
-	case WL_SPARSE:
-		sp_loop(w);
-		break;
-	case WL_CHURN:
-		ch_loop(w);
-		break;
-	}
-	drain(w);
-	atomic_fetch_add(&w->run->workers_done, 1);
-	return NULL;
-}
-
-/* Splits @total as evenly as possible; worker @i gets its share. */
-static uint64_t share(uint64_t total, unsigned int n, unsigned int i,
-		      uint64_t *first)
-{
-	uint64_t base = total / n, extra = total % n;
-
-	*first = i * base + (i < extra ? i : extra);
-	return base + (i < extra ? 1 : 0);
-}
-
-static int worker_init(struct run *r, struct worker *w, unsigned int i)
-{
-	const struct opts *o = &r->o;
-	uint64_t first;
-
-	w->run = r;
-	w->id = i;
-	w->q = r->queues[i % o->queues];
-	w->rng = o->seed ^ (UINT64_C(0x9e3779b97f4a7c15) * (i + 1));
-	w->pa_base = (uint64_t)(i % 64) << (GPUVM_PT_PA_BITS - 6);
-	w->jobs_limit =
-		o->jobs ? share(o->jobs, o->threads, i, &first) : UINT64_MAX;
-
-	switch (o->wl) {
-	case WL_KV:
-		w->nr_kv = (unsigned int)share(o->requests, o->threads, i,
-					       &w->kv_first_slot);
-		w->kv = xcalloc(w->nr_kv, sizeof(*w->kv));
-		break;
-	case WL_SPARSE: {
-		uint64_t res = share(o->resources, o->threads, i, &first);
-		uint64_t per_bo = SP_POOL_BO / TILE, pages;
-
-		w->res_first = first;
-		w->nr_tiles = res * SP_RES_TILES;
-		pages = 4 * (uint64_t)o->tiles;
-		if (pages < 4096)
-			pages = 4096;
-		w->nr_pool = (unsigned int)((pages + per_bo - 1) / per_bo);
-		pages = w->nr_pool * per_bo;
-		w->pool = xcalloc(w->nr_pool, sizeof(*w->pool));
-		for (unsigned int b = 0; b < w->nr_pool; b++) {
-			w->pool[b] = bo_new(w, SP_POOL_BO);
-			if (!w->pool[b])
-				return -ENOMEM;
-		}
-		w->free_pages = xcalloc(pages, sizeof(uint32_t));
-		for (uint64_t p = 0; p < pages; p++)
-			w->free_pages[p] = (uint32_t)(pages - 1 - p);
-		w->nr_free = (uint32_t)pages;
-		w->tile_page = xcalloc(w->nr_tiles, sizeof(int32_t));
-		memset(w->tile_page, 0xff, w->nr_tiles * sizeof(int32_t));
-		w->bound = xcalloc(w->nr_tiles, sizeof(uint32_t));
-		w->bound_pos = xcalloc(w->nr_tiles, sizeof(uint32_t));
-		break;
-	}
-	case WL_CHURN:
-		w->nr_slots = (uint32_t)share(2 * (uint64_t)o->mappings,
-					      o->threads, i, &w->slot_first);
-		w->perm = xcalloc(w->nr_slots, sizeof(uint32_t));
-		w->pos = xcalloc(w->nr_slots, sizeof(uint32_t));
-		for (uint32_t s = 0; s < w->nr_slots; s++)
-			w->perm[s] = w->pos[s] = s;
-		w->nr_cbo = CH_NR_BO;
-		w->cbo = xcalloc(w->nr_cbo, sizeof(*w->cbo));
-		for (unsigned int b = 0; b < w->nr_cbo; b++) {
-			w->cbo[b] = bo_new(w, CH_BO);
-			if (!w->cbo[b])
-				return -ENOMEM;
-		}
-		break;
-	}
-	return 0;
-}
-
-static void worker_fini(struct worker *w)
-{
-	for (unsigned int b = 0; b < w->nr_pool; b++)
-		if (w->pool[b])
-			gpuvm_gem_put(&w->pool[b]->gem);
-	for (unsigned int b = 0; b < w->nr_cbo; b++)
-		if (w->cbo[b])
-			gpuvm_gem_put(&w->cbo[b]->gem);
-	free(w->pool);
-	free(w->cbo);
-	free(w->reqs);
-	free(w->kv);
-	free(w->tile_page);
-	free(w->bound);
-	free(w->bound_pos);
-	free(w->free_pages);
-	free(w->frame_ns);
-	free(w->perm);
-	free(w->pos);
+	return gpuvm_bind_submit(queue, reqs, n, NULL, 0, out);
 }
 
 /* ---- figures ---- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t pct_sorted(const uint64_t *v, size_t n, double q)
-{
-	return n ? v[(size_t)((double)(n - 1) * q + 0.5)] : 0;
-}
-
-/* The upper bound of the log2 bucket holding the @q quantile. */
+/* An upper bound of the quantile, at most 1/16 above it. */
 static uint64_t pct_hist(const struct gpuvm_bind_hist *h, double q)
 {
-	uint64_t want, seen = 0;
-
-	if (!h->count)
-		return 0;
-	want = (uint64_t)ceil((double)h->count * q);
-	if (!want)
-		want = 1;
-	for (unsigned int i = 0; i < GPUVM_BIND_HIST_BUCKETS; i++) {
-		seen += h->bucket[i];
-		if (seen >= want) {
-			uint64_t up = UINT64_C(1) << (i + 1);
-
-			return up < h->max_ns ? up : h->max_ns;
-		}
-	}
-	return h->max_ns;
+	return gpuvm_bind_hist_quantile(h, q);
 }
 
 struct walk_ctx {
@@ -899,42 +138,33 @@ struct result {
 	unsigned int sig_allocs;
 };
 
-static void collect(struct run *r, struct result *res)
+static void collect(struct run *r, const struct bwl_result *wr,
+		    struct result *res)
 {
 	const struct opts *o = &r->o;
 	uint64_t *lat = xcalloc((size_t)o->queues * GPUVM_BIND_LATENCY_SAMPLES,
 				sizeof(uint64_t));
-	uint64_t *fr;
-	size_t n = 0, nf = 0;
+	size_t n = 0;
 
 	for (unsigned int i = 0; i < o->queues; i++) {
 		gpuvm_bind_queue_flush(r->queues[i]);
 		n += gpuvm_bind_queue_latency_samples(
 			r->queues[i], lat + n, GPUVM_BIND_LATENCY_SAMPLES);
 	}
-	qsort(lat, n, sizeof(*lat), cmp_u64);
+	bwl_sort_u64(lat, n);
 	res->lat_n = n;
-	res->lat_p50 = pct_sorted(lat, n, 0.5);
-	res->lat_p99 = pct_sorted(lat, n, 0.99);
+	res->lat_p50 = bwl_quantile(lat, n, 0.5);
+	res->lat_p99 = bwl_quantile(lat, n, 0.99);
 	free(lat);
 
-	for (unsigned int i = 0; i < o->threads; i++) {
-		res->jobs += r->w[i].jobs;
-		res->ops += r->w[i].ops;
-		res->frames += r->w[i].frames;
-		res->requests_done += r->w[i].requests_done;
-	}
-	fr = xcalloc(res->frames, sizeof(*fr));
-	for (unsigned int i = 0; i < o->threads; i++)
-		for (uint64_t f = 0; f < r->w[i].frames; f++) {
-			fr[nf] = r->w[i].frame_ns[f];
-			res->frames_over += fr[nf] > 16666667;
-			nf++;
-		}
-	qsort(fr, nf, sizeof(*fr), cmp_u64);
-	res->frame_p50 = pct_sorted(fr, nf, 0.5);
-	res->frame_p99 = pct_sorted(fr, nf, 0.99);
-	free(fr);
+	res->secs = wr->secs;
+	res->jobs = wr->jobs;
+	res->ops = wr->ops;
+	res->frames = wr->frames;
+	res->frame_p50 = wr->frame_p50;
+	res->frame_p99 = wr->frame_p99;
+	res->frames_over = wr->frames_over;
+	res->requests_done = wr->requests_done;
 
 	gpuvm_bind_vm_get_stats(r->bvm, &res->bs);
 	gpuvm_alloc_get_stats(&res->as);
@@ -952,12 +182,13 @@ static void collect(struct run *r, struct result *res)
  */
 static void verify(struct run *r, struct result *res)
 {
-	struct walk_ctx wc = { r->span_start, r->span_end, 0, false };
+	const struct bwl_layout *l = &r->l;
+	struct walk_ctx wc = { l->span_start, l->span_end, 0, false };
 	int ret;
 
 	res->verify_ok = false;
 	gpuvm_bind_vm_lock(r->bvm);
-	ret = gpuvm_pt_walk(r->pt, 0, UINT64_C(1) << r->va_bits, walk_cb, &wc);
+	ret = gpuvm_pt_walk(r->pt, 0, UINT64_C(1) << l->va_bits, walk_cb, &wc);
 	gpuvm_bind_vm_unlock(r->bvm);
 	if (ret < 0 || wc.bad) {
 		snprintf(res->verify_msg, sizeof(res->verify_msg),
@@ -970,12 +201,12 @@ static void verify(struct run *r, struct result *res)
 	ret = gpuvm_pt_check(r->pt, res->verify_msg, sizeof(res->verify_msg));
 	if (ret)
 		return;
-	ret = gpuvm_bind_vm_verify(r->bvm, r->span_start,
-				   r->span_end - r->span_start, res->verify_msg,
+	ret = gpuvm_bind_vm_verify(r->bvm, l->span_start,
+				   l->span_end - l->span_start, res->verify_msg,
 				   sizeof(res->verify_msg));
 	if (ret)
 		return;
-	res->pages_checked = (r->span_end - r->span_start) / GPUVM_PT_PAGE_SIZE;
+	res->pages_checked = (l->span_end - l->span_start) / GPUVM_PT_PAGE_SIZE;
 	res->verify_ok = true;
 }
 
@@ -987,19 +218,20 @@ static double per(uint64_t a, uint64_t b)
 static void print_text(const struct run *r, const struct result *res)
 {
 	const struct opts *o = &r->o;
+	const struct bwl_opts *w = &o->w;
 	uint64_t live = res->vs.nr_va;
 
 	printf("gpuvm run %s: seed %" PRIu64 ", %u thread(s), %u queue(s), "
 	       "%.2f s\n",
-	       wl_names[o->wl], o->seed, o->threads, o->queues, res->secs);
+	       bwl_names[w->wl], w->seed, w->threads, o->queues, res->secs);
 	printf("jobs: %" PRIu64 " (%.0f/s), ops: %" PRIu64 " (%.0f/s)\n",
 	       res->jobs, res->jobs / res->secs, res->ops,
 	       res->ops / res->secs);
-	if (o->wl == WL_KV)
+	if (w->wl == BWL_KV)
 		printf("requests: %" PRIu64 " finished, page size %" PRIu64
 		       " KiB\n",
-		       res->requests_done, o->page_size / KIB);
-	if (o->wl == WL_SPARSE)
+		       res->requests_done, w->page_size / KIB);
+	if (w->wl == BWL_SPARSE)
 		printf("frames: %" PRIu64 ", frame time p50 %.3f ms, p99 %.3f "
 		       "ms, %" PRIu64 " over 16.6 ms\n",
 		       res->frames, res->frame_p50 / 1e6, res->frame_p99 / 1e6,
@@ -1007,8 +239,8 @@ static void print_text(const struct run *r, const struct result *res)
 	printf("submit-to-signal latency: p50 %.1f us, p99 %.1f us (last %zu "
 	       "jobs)\n",
 	       res->lat_p50 / 1e3, res->lat_p99 / 1e3, res->lat_n);
-	printf("run-path time per op: p50 <= %.2f us, p99 <= %.2f us (log2 "
-	       "histogram)\n",
+	printf("run-path time per op: p50 <= %.2f us, p99 <= %.2f us "
+	       "(upper bounds, within 1/16)\n",
 	       pct_hist(&res->bs.run_per_op, 0.5) / 1e3,
 	       pct_hist(&res->bs.run_per_op, 0.99) / 1e3);
 	printf("live mappings: %" PRIu64 "\n", live);
@@ -1046,24 +278,25 @@ static void print_text(const struct run *r, const struct result *res)
 static void print_json(const struct run *r, const struct result *res)
 {
 	const struct opts *o = &r->o;
+	const struct bwl_opts *w = &o->w;
 	uint64_t live = res->vs.nr_va;
 
 	printf("{\n");
-	printf("  \"workload\": \"%s\",\n", wl_names[o->wl]);
-	printf("  \"seed\": %" PRIu64 ",\n", o->seed);
-	printf("  \"threads\": %u,\n", o->threads);
+	printf("  \"workload\": \"%s\",\n", bwl_names[w->wl]);
+	printf("  \"seed\": %" PRIu64 ",\n", w->seed);
+	printf("  \"threads\": %u,\n", w->threads);
 	printf("  \"queues\": %u,\n", o->queues);
 	printf("  \"seconds\": %.6f,\n", res->secs);
 	printf("  \"jobs\": %" PRIu64 ",\n", res->jobs);
 	printf("  \"ops\": %" PRIu64 ",\n", res->ops);
 	printf("  \"jobs_per_second\": %.3f,\n", res->jobs / res->secs);
 	printf("  \"ops_per_second\": %.3f,\n", res->ops / res->secs);
-	if (o->wl == WL_KV) {
+	if (w->wl == BWL_KV) {
 		printf("  \"requests_finished\": %" PRIu64 ",\n",
 		       res->requests_done);
-		printf("  \"page_size\": %" PRIu64 ",\n", o->page_size);
+		printf("  \"page_size\": %" PRIu64 ",\n", w->page_size);
 	}
-	if (o->wl == WL_SPARSE) {
+	if (w->wl == BWL_SPARSE) {
 		printf("  \"frames\": %" PRIu64 ",\n", res->frames);
 		printf("  \"frame_ns_p50\": %" PRIu64 ",\n", res->frame_p50);
 		printf("  \"frame_ns_p99\": %" PRIu64 ",\n", res->frame_p99);
@@ -1117,52 +350,19 @@ static void print_json(const struct run *r, const struct result *res)
 static int setup(struct run *r)
 {
 	const struct opts *o = &r->o;
+	const struct bwl_layout *l = &r->l;
 	struct gpuvm *vm = xcalloc(1, sizeof(*vm));
-	uint64_t start, range, rs, rr;
 	int ret;
 
-	switch (o->wl) {
-	case WL_SPARSE:
-		/* A 2^40 space whose upper half belongs to the kernel. */
-		r->va_bits = 40;
-		start = 0;
-		range = UINT64_C(1) << 40;
-		rs = UINT64_C(1) << 39;
-		rr = UINT64_C(1) << 39;
-		r->span_start = SP_BASE;
-		r->span_end = SP_BASE + o->resources * SP_RES_SIZE;
-		break;
-	case WL_KV:
-		r->va_bits = 48;
-		start = MIB;
-		range = (UINT64_C(1) << 47) - MIB;
-		rs = MIB;
-		rr = MIB;
-		r->kv_tensor = ((uint64_t)o->max_context * KV_TOKEN +
-				o->page_size - 1) /
-			       o->page_size * o->page_size;
-		r->kv_region = KV_TENSORS * r->kv_tensor;
-		r->span_start = KV_BASE;
-		r->span_end = KV_BASE + o->requests * r->kv_region;
-		break;
-	default:
-		r->va_bits = 48;
-		start = MIB;
-		range = (UINT64_C(1) << 47) - MIB;
-		rs = MIB;
-		rr = MIB;
-		r->span_start = CH_BASE;
-		r->span_end = CH_BASE + 2 * (uint64_t)o->mappings * CH_SLOT;
-		break;
-	}
-	ret = gpuvm_init(vm, "run", GPUVM_IMMEDIATE_MODE, NULL, start, range,
-			 rs, rr, &vm_ops);
+	bwl_layout(&o->w, &r->l);
+	ret = gpuvm_init(vm, "run", GPUVM_IMMEDIATE_MODE, NULL, l->start,
+			 l->range, l->cut_start, l->cut_range, &vm_ops);
 	if (ret) {
 		free(vm);
 		return ret;
 	}
 	r->vm = vm;
-	ret = gpuvm_pt_sw_create(r->va_bits, 0, &r->pt);
+	ret = gpuvm_pt_sw_create(l->va_bits, 0, &r->pt);
 	if (ret)
 		return ret;
 	ret = gpuvm_bind_vm_create(vm, r->pt, &bind_ops, r, &r->bvm);
@@ -1177,26 +377,22 @@ static int setup(struct run *r)
 		if (ret)
 			return ret;
 	}
-	r->w = xcalloc(o->threads, sizeof(*r->w));
-	for (unsigned int i = 0; i < o->threads; i++) {
-		ret = worker_init(r, &r->w[i], i);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return bwl_run_create(&o->w, queue_submit, (void *const *)r->queues,
+			      o->queues, &r->wl);
 }
 
+/*
+ * The queues go first: once they are drained nothing but the VM's mappings
+ * references the workload's objects, and those go with the VM.
+ */
 static void teardown(struct run *r)
 {
-	if (r->w)
-		for (unsigned int i = 0; i < r->o.threads; i++)
-			worker_fini(&r->w[i]);
-	free(r->w);
 	if (r->queues)
 		for (unsigned int i = 0; i < r->o.queues; i++)
 			gpuvm_bind_queue_destroy(r->queues[i],
 						 GPUVM_BIND_QUEUE_DRAIN);
 	free(r->queues);
+	bwl_run_destroy(r->wl);
 	if (r->bvm)
 		gpuvm_bind_vm_destroy(r->bvm);
 	gpuvm_pt_destroy(r->pt);
@@ -1208,21 +404,22 @@ static void teardown(struct run *r)
 
 static void progress(struct run *r, bool tty)
 {
+	const struct bwl_opts *o = &r->o.w;
 	const struct timespec tick = { 0, 100 * 1000 * 1000 };
 	bool shown = false;
 
-	while (atomic_load(&r->workers_done) < r->o.threads) {
+	while (bwl_run_threads_done(r->wl) < o->threads) {
 		nanosleep(&tick, NULL);
 		if (!tty)
 			continue;
 		double f = 0.0;
-		uint64_t jobs = atomic_load(&r->jobs_total);
+		uint64_t jobs = bwl_run_jobs(r->wl);
 		char bar[41];
 
-		if (r->o.jobs)
-			f = (double)jobs / (double)r->o.jobs;
-		if (r->o.have_seconds) {
-			double g = elapsed_s(r) / r->o.seconds;
+		if (o->jobs)
+			f = (double)jobs / (double)o->jobs;
+		if (o->have_seconds) {
+			double g = bwl_run_elapsed(r->wl) / o->seconds;
 
 			f = f > g ? f : g;
 		}
@@ -1351,6 +548,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prog = argv[0];
+	const char *msg;
 	uint64_t v = 0;
 	char *end;
 	int c;
@@ -1361,21 +559,21 @@ static int parse(int argc, char **argv, struct opts *o)
 
 		switch (c) {
 		case 's':
-			ok = parse_num(optarg, 0, UINT64_MAX, &o->seed);
+			ok = parse_num(optarg, 0, UINT64_MAX, &o->w.seed);
 			break;
 		case 't':
 			errno = 0;
-			o->seconds = strtod(optarg, &end);
-			ok = !errno && *optarg && !*end && o->seconds > 0 &&
-			     o->seconds <= 86400;
-			o->have_seconds = true;
+			o->w.seconds = strtod(optarg, &end);
+			ok = !errno && *optarg && !*end && o->w.seconds > 0 &&
+			     o->w.seconds <= 86400;
+			o->w.have_seconds = true;
 			break;
 		case 'j':
-			ok = parse_num(optarg, 1, UINT64_MAX / 2, &o->jobs);
+			ok = parse_num(optarg, 1, UINT64_MAX / 2, &o->w.jobs);
 			break;
 		case 'T':
 			ok = parse_num(optarg, 1, 64, &v);
-			o->threads = (unsigned int)v;
+			o->w.threads = (unsigned int)v;
 			break;
 		case 'q':
 			ok = parse_num(optarg, 1, 64, &v);
@@ -1386,39 +584,39 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_PAGE_SIZE:
 			if (!strcmp(optarg, "64k"))
-				o->page_size = 64 * KIB;
+				o->w.page_size = 64 * KIB;
 			else if (!strcmp(optarg, "128k"))
-				o->page_size = 128 * KIB;
+				o->w.page_size = 128 * KIB;
 			else if (!strcmp(optarg, "256k"))
-				o->page_size = 256 * KIB;
+				o->w.page_size = 256 * KIB;
 			else if (!strcmp(optarg, "2m"))
-				o->page_size = 2 * MIB;
+				o->w.page_size = 2 * MIB;
 			else
 				ok = false;
 			break;
 		case OPT_REQUESTS:
 			ok = parse_num(optarg, 1, 1024, &v);
-			o->requests = (unsigned int)v;
+			o->w.requests = (unsigned int)v;
 			break;
 		case OPT_MAX_CONTEXT:
 			ok = parse_num(optarg, 64, 131072, &v);
-			o->max_context = (unsigned int)v;
+			o->w.max_context = (unsigned int)v;
 			break;
 		case OPT_TILES:
 			ok = parse_num(optarg, 1, 65536, &v);
-			o->tiles = (unsigned int)v;
+			o->w.tiles = (unsigned int)v;
 			break;
 		case OPT_RESOURCES:
 			ok = parse_num(optarg, 1, 1024, &v);
-			o->resources = (unsigned int)v;
+			o->w.resources = (unsigned int)v;
 			break;
 		case OPT_MAPPINGS:
 			ok = parse_num(optarg, 1, 1000000, &v);
-			o->mappings = (unsigned int)v;
+			o->w.mappings = (unsigned int)v;
 			break;
 		case OPT_BATCH:
 			ok = parse_num(optarg, 1, 4096, &v);
-			o->batch = (unsigned int)v;
+			o->w.batch = (unsigned int)v;
 			break;
 		case 'h':
 			usage(stdout, prog);
@@ -1435,15 +633,15 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (optind < argc) {
 		unsigned int i;
 
-		for (i = 0; i < 3; i++)
-			if (!strcmp(argv[optind], wl_names[i]))
+		for (i = 0; i < BWL_NR; i++)
+			if (!strcmp(argv[optind], bwl_names[i]))
 				break;
-		if (i == 3) {
+		if (i == BWL_NR) {
 			fprintf(stderr, "%s: unknown workload '%s'\n", prog,
 				argv[optind]);
 			return bad_usage(prog);
 		}
-		o->wl = (enum workload)i;
+		o->w.wl = (enum bwl_kind)i;
 		optind++;
 	}
 	if (optind < argc) {
@@ -1451,18 +649,14 @@ static int parse(int argc, char **argv, struct opts *o)
 			argv[optind]);
 		return bad_usage(prog);
 	}
-	if ((o->wl == WL_KV && o->requests < o->threads) ||
-	    (o->wl == WL_SPARSE && o->resources < o->threads) ||
-	    (o->wl == WL_CHURN && o->mappings < o->threads)) {
-		fprintf(stderr,
-			"%s: fewer requests, resources or mappings than "
-			"threads\n",
-			prog);
+	msg = bwl_opts_check(&o->w);
+	if (msg) {
+		fprintf(stderr, "%s: %s\n", prog, msg);
 		return bad_usage(prog);
 	}
-	if (!o->have_seconds && !o->jobs) {
-		o->have_seconds = true;
-		o->seconds = 10;
+	if (!o->w.have_seconds && !o->w.jobs) {
+		o->w.have_seconds = true;
+		o->w.seconds = 10;
 	}
 	return 0;
 }
@@ -1470,23 +664,15 @@ static int parse(int argc, char **argv, struct opts *o)
 int gpuvm_cmd_run(int argc, char **argv)
 {
 	struct run *r = xcalloc(1, sizeof(*r));
+	struct bwl_result wres;
 	struct result res;
 	bool tty = isatty(STDERR_FILENO);
 	int status = 0, ret;
+	uint64_t alloc, freed;
 
-	r->o = (struct opts){
-		.wl = WL_KV,
-		.seed = 1,
-		.threads = 2,
-		.queues = 2,
-		.page_size = 64 * KIB,
-		.requests = 16,
-		.max_context = 4096,
-		.tiles = 256,
-		.resources = 64,
-		.mappings = 100000,
-		.batch = 64,
-	};
+	bwl_opts_defaults(&r->o.w);
+	r->o.w.name = "gpuvm run";
+	r->o.queues = 2;
 	ret = parse(argc, argv, &r->o);
 	if (ret) {
 		free(r);
@@ -1505,32 +691,16 @@ int gpuvm_cmd_run(int argc, char **argv)
 		return 1;
 	}
 
-	pthread_t *tids = xcalloc(r->o.threads, sizeof(*tids));
-	unsigned int started = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	for (; started < r->o.threads; started++)
-		if (pthread_create(&tids[started], NULL, worker_main,
-				   &r->w[started]))
-			break;
-	if (started < r->o.threads) {
+	if (bwl_run_start(r->wl)) {
 		fprintf(stderr, "%s: cannot start threads\n", argv[0]);
-		atomic_store(&r->stop, true);
-		atomic_fetch_add(&r->workers_done, r->o.threads - started);
 		status = 1;
 	}
 	progress(r, tty);
-	for (unsigned int i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	free(tids);
-	res.secs = elapsed_s(r);
-	if (res.secs <= 0)
-		res.secs = 1e-9;
-	for (unsigned int i = 0; i < r->o.threads; i++)
-		if (r->w[i].err)
-			status = 1;
+	bwl_run_join(r->wl, &wres);
+	if (wres.err)
+		status = 1;
 
-	collect(r, &res);
+	collect(r, &wres, &res);
 	verify(r, &res);
 	res.sig_allocs = atomic_load(&signalling_violations);
 	if (r->o.json)
@@ -1543,13 +713,13 @@ int gpuvm_cmd_run(int argc, char **argv)
 
 	teardown(r);
 	gpuvm_set_violation_handler(NULL, NULL);
-	if (atomic_load(&r->bos_alloc) != atomic_load(&r->bos_freed)) {
+	/* Only now: the VM's mappings held objects until it went. */
+	alloc = bwl_objects_allocated(NULL);
+	freed = bwl_objects_freed(NULL);
+	if (alloc != freed) {
 		fprintf(stderr,
-			"%s: %" PRIuFAST64 " of %" PRIuFAST64
-			" objects not freed\n",
-			argv[0],
-			atomic_load(&r->bos_alloc) - atomic_load(&r->bos_freed),
-			atomic_load(&r->bos_alloc));
+			"%s: %" PRIu64 " of %" PRIu64 " objects not freed\n",
+			argv[0], alloc - freed, alloc);
 		status = 1;
 	}
 	free(r);

@@ -374,7 +374,10 @@ typedef int (*gpuvm_pt_walk_fn)(uint64_t va, uint64_t size, uint64_t pa,
  *                 range, -ENOSPC with nothing changed if @stash holds
  *                 fewer than needed; all-or-nothing
  * @release_stash: @release, but the spare tables beyond the new floor are
- *                 moved into @stash, never freed
+ *                 moved into @stash, never freed; with @stash NULL they
+ *                 stay in the pool
+ * @trim_stash: move the spare tables beyond the floor plus @keep into
+ *              @stash (optional; gpuvm_pt_trim_stash() needs it)
  *
  * The gpuvm_pt_*() wrappers validate arguments before calling these: the
  * ranges are page-aligned, non-empty and inside the VA space, the flags are
@@ -413,6 +416,8 @@ struct gpuvm_pt_ops {
 			     struct gpuvm_pt_stash *stash);
 	void (*release_stash)(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
 			      struct gpuvm_pt_stash *stash);
+	void (*trim_stash)(struct gpuvm_pt *pt, size_t keep,
+			   struct gpuvm_pt_stash *stash);
 };
 
 /**
@@ -706,20 +711,40 @@ GPUVM_EXPORT int gpuvm_pt_reserve_stash(struct gpuvm_pt *pt, uint64_t addr,
  * @stash: receives the spare tables above the new floor; empty or holding
  *         tables for @pt. Free them with gpuvm_pt_stash_free() once the
  *         lock is dropped, or keep them for a later gpuvm_pt_reserve_stash()
- *         on @pt.
+ *         on @pt. NULL keeps them in the pool instead, above the floor, for
+ *         later reservations to take without a stash: a submit path that
+ *         reserves and releases in a steady stream then moves no table at
+ *         all. gpuvm_pt_trim_stash() hands the surplus back.
  *
  * Context: the cleanup path, serialised with every other call on @pt
  * (typically under the lock the run path takes). Never calls the
  * allocator, so it is not reported inside a fence-signalling section.
  *
- * Return: 0; -EINVAL for a NULL @stash, a @resv made on another page table
- * or a @stash holding tables for another one; -EOPNOTSUPP if the backend
- * has no stashes (release with gpuvm_pt_release() then). On error @pt,
- * @resv and @stash are unchanged.
+ * Return: 0; -EINVAL for a @resv made on another page table or a @stash
+ * holding tables for another one; -EOPNOTSUPP if the backend has no
+ * stashes (release with gpuvm_pt_release() then). On error @pt, @resv and
+ * @stash are unchanged.
  */
 GPUVM_EXPORT int gpuvm_pt_release_stash(struct gpuvm_pt *pt,
 					struct gpuvm_pt_resv *resv,
 					struct gpuvm_pt_stash *stash);
+
+/**
+ * gpuvm_pt_trim_stash() - gpuvm_pt_trim() with tables into a stash
+ * @pt: the page table
+ * @keep: spare tables to leave in the pool beyond the floor (0: none)
+ * @stash: receives the other spare tables above the floor; empty or
+ *         holding tables for @pt; free them with gpuvm_pt_stash_free()
+ *         once the lock is dropped
+ *
+ * Context: serialised with every other call on @pt (typically under the
+ * lock the run path takes). Never calls the allocator.
+ *
+ * Return: 0; -EINVAL for a NULL @stash or one holding tables for another
+ * page table; -EOPNOTSUPP if the backend has no stashes.
+ */
+GPUVM_EXPORT int gpuvm_pt_trim_stash(struct gpuvm_pt *pt, size_t keep,
+				     struct gpuvm_pt_stash *stash);
 
 /**
  * gpuvm_pt_translate() - translate one virtual address, as the GPU would

@@ -36,15 +36,18 @@
  * 1. Submit (gpuvm_bind_submit(), the caller's thread; may allocate and
  *    block). Every request is validated; nothing is queued if one is bad.
  *    Then, before anything visible changes, everything the run path will
- *    need is allocated for the worst case: three mappings per map request
+ *    need is reserved for the worst case: three mappings per map request
  *    (the new one and both pieces of a split) and two per unmap request,
- *    a vm_bo per mapped object (gpuvm_bo_create()), tree nodes for every
- *    insert and page-table tables for every request's range (both filled
- *    into stashes without the tree lock, committed under it without
- *    allocating), and the output fence. Only then are the vm_bos
- *    installed (gpuvm_bo_obtain_prealloc(), gpuvm_bo_extobj_add()),
- *    references taken on the objects and the input fences, and the job
- *    queued. Any allocation failure returns -ENOMEM with nothing changed.
+ *    tree nodes for every insert, page-table tables for every request's
+ *    range, a vm_bo per mapped object (an existing one is referenced, a
+ *    missing one preallocated with gpuvm_bo_create()) and the output
+ *    fence. Mappings, nodes and tables come from the context's pools,
+ *    under the tree lock and without allocating; what a pool lacks is
+ *    allocated into a stash without the lock and committed under it. Only
+ *    then are the vm_bos installed (gpuvm_bo_obtain_prealloc(),
+ *    gpuvm_bo_extobj_add()), references taken on the objects and the
+ *    input fences, and the job queued. Any allocation failure returns
+ *    -ENOMEM with nothing changed.
  * 2. Wait (the worker, outside any section): until every input fence has
  *    signalled. Callbacks on the input fences wake the worker, so a queue
  *    being cancelled never waits for a fence that may never come.
@@ -60,21 +63,29 @@
  *    input fence failed, the job is not applied and its output fence
  *    signals with that fence's error.
  * 4. Cleanup (the same worker, right after the run, outside the section):
- *    gpuvm_bo_deferred_cleanup(), unused preallocated mappings and the
- *    mappings the job removed freed, the unused tree and page-table
- *    reservations released (spare nodes and tables move into stashes
- *    under the lock and are freed after it), references on objects and
+ *    gpuvm_bo_deferred_cleanup(), the job's unused reservations given
+ *    back to the pools (bookkeeping under the tree lock; the mappings the
+ *    run removed joined the pool already), references on objects and
  *    fences dropped.
  *
+ * The pools. A job's worst case is rarely used: a map request usually
+ * needs one mapping, not three, and the tree and the page table seldom
+ * split. What one job leaves, the next takes, so in a steady stream of
+ * jobs the submit and the cleanup do not reach the allocator for these at
+ * all (and one thread does not free what another allocated). While jobs
+ * are in flight the pools hold at least their reservations; when the
+ * context goes idle each pool keeps what the busy period needed at its
+ * peak and frees the rest, and gpuvm_bind_vm_trim() frees everything
+ * beyond what jobs in flight reserved.
+ *
  * Why the worker cleans up: it is the first context after the run that
- * may free and take reservations, it frees a job's memory as soon as the
- * job is done (no unbounded backlog waiting for the next submit, and an
- * idle queue holds nothing), and it keeps submit's cost independent of how
- * much earlier jobs removed. The price: a user's object free callback
- * (run by the last object reference, which the cleanup may drop) runs on
- * the worker; and in a GPUVM_RESV_PROTECTED VM the cleanup takes the VM's
- * reservation, so nobody may wait on a later job of the same queue while
- * holding that reservation.
+ * may free and take reservations, it gives a job's memory back as soon as
+ * the job is done (no backlog waiting for the next submit), and it keeps
+ * submit's cost independent of how much earlier jobs removed. The price: a
+ * user's object free callback (run by the last object reference, which the
+ * cleanup may drop) runs on the worker; and in a GPUVM_RESV_PROTECTED VM the
+ * cleanup takes the VM's reservation, so nobody may wait on a later job of the
+ * same queue while holding that reservation.
  *
  * Cancelled jobs (gpuvm_bind_queue_destroy() with GPUVM_BIND_QUEUE_CANCEL)
  * skip step 3: their output fence signals with -ECANCELED, and step 4
@@ -113,15 +124,19 @@
  * | verify                   |                         | allocate under it |
  * | gpuvm_bind_vm_snapshot   | everything              | allocates outside |
  * |                          |                         | the tree lock     |
+ * | gpuvm_bind_vm_trim       | everything              | frees outside the |
+ * |                          |                         | tree lock         |
  *
  * The tree lock is signalling-safe: nothing allocates while holding it.
- * Tree nodes and page tables are reserved in two phases: allocated into
- * stashes without the lock (gpuvm_va_tree_stash_fill(),
- * gpuvm_pt_stash_fill()), committed under it without allocating
- * (gpuvm_va_tree_reserve_stash(), gpuvm_pt_reserve_stash()); the cleanup
- * releases into stashes under the lock (gpuvm_va_tree_unreserve_stash(),
- * gpuvm_pt_release_stash()) and frees them after it. That is why the page
- * table's backend must support stashes.
+ * Tree nodes and page tables are reserved in two phases: what the pools
+ * lack is allocated into stashes without the lock
+ * (gpuvm_va_tree_stash_fill(), gpuvm_pt_stash_fill()) and committed under
+ * it without allocating (gpuvm_va_tree_reserve_stash(),
+ * gpuvm_pt_reserve_stash()); the cleanup releases without moving anything
+ * (gpuvm_va_tree_unreserve_stash() and gpuvm_pt_release_stash() with a
+ * NULL stash), and trimming moves the surplus into stashes under the lock
+ * (gpuvm_va_tree_trim_stash(), gpuvm_pt_trim_stash()) to be freed after
+ * it. That is why the page table's backend must support stashes.
  *
  * Page tables. The page table is optional (NULL: the queue keeps only the
  * tree). With one, the VM must lie inside its VA space, every request is
@@ -196,10 +211,21 @@ struct gpuvm_bind_vm_ops {
 };
 
 /*
- * The latency and run-time histograms: bucket i counts samples in
- * [2^i, 2^(i+1)) nanoseconds (bucket 0 also counts 0).
+ * The latency and run-time histograms are log-linear: every power of two is
+ * cut into GPUVM_BIND_HIST_SUB equal buckets, so a bucket is never wider
+ * than 1/GPUVM_BIND_HIST_SUB of the values it holds (6.25%): fine enough for
+ * a p99 against a target, small enough (about 6 KiB) to keep per queue and
+ * to update under a mutex inside a signalling section. Values below
+ * GPUVM_BIND_HIST_SUB nanoseconds get a bucket each; the last bucket also
+ * holds everything from 2^GPUVM_BIND_HIST_OCTAVES ns (about 78 hours) on.
  */
-#define GPUVM_BIND_HIST_BUCKETS 48
+#define GPUVM_BIND_HIST_SUB_BITS 4
+#define GPUVM_BIND_HIST_SUB	 (1u << GPUVM_BIND_HIST_SUB_BITS)
+#define GPUVM_BIND_HIST_OCTAVES	 48
+#define GPUVM_BIND_HIST_BUCKETS                                                \
+	(GPUVM_BIND_HIST_SUB +                                                 \
+	 (GPUVM_BIND_HIST_OCTAVES - GPUVM_BIND_HIST_SUB_BITS) *                \
+		 GPUVM_BIND_HIST_SUB)
 
 /**
  * struct gpuvm_bind_hist - a distribution of durations
@@ -207,7 +233,8 @@ struct gpuvm_bind_vm_ops {
  * @sum_ns: their sum
  * @min_ns: the smallest (0 without samples)
  * @max_ns: the largest
- * @bucket: log2 buckets, see GPUVM_BIND_HIST_BUCKETS
+ * @bucket: the log-linear buckets; read them through
+ *          gpuvm_bind_hist_quantile()
  */
 struct gpuvm_bind_hist {
 	uint64_t count;
@@ -216,6 +243,35 @@ struct gpuvm_bind_hist {
 	uint64_t max_ns;
 	uint64_t bucket[GPUVM_BIND_HIST_BUCKETS];
 };
+
+/**
+ * gpuvm_bind_hist_add() - count one duration
+ * @h: the histogram (zero-initialised before its first sample)
+ * @ns: the duration in nanoseconds
+ *
+ * The queues fill their statistics with it; it is exported so that callers
+ * who time something themselves (a peer implementation in a benchmark, a
+ * driver's own stage) can keep figures of exactly the same form.
+ *
+ * Context: any; never allocates. Not atomic: serialise calls on one @h.
+ */
+GPUVM_EXPORT void gpuvm_bind_hist_add(struct gpuvm_bind_hist *h, uint64_t ns);
+
+/**
+ * gpuvm_bind_hist_quantile() - a quantile of a histogram
+ * @h: the histogram
+ * @q: the quantile, in [0, 1] (0.5 for the median, 0.99 for p99)
+ *
+ * Finds the bucket holding the ceil(@q * count)-th smallest sample and
+ * returns its upper edge, clamped to the observed minimum and maximum: an
+ * upper bound of the true quantile that exceeds it by at most 1/16.
+ *
+ * Context: any; never allocates.
+ *
+ * Return: the quantile in nanoseconds; 0 for an empty histogram.
+ */
+GPUVM_EXPORT uint64_t gpuvm_bind_hist_quantile(const struct gpuvm_bind_hist *h,
+					       double q);
 
 /**
  * struct gpuvm_bind_stats - what a queue (or all queues of a context) did
@@ -367,6 +423,20 @@ GPUVM_EXPORT int gpuvm_bind_vm_create(struct gpuvm *vm, struct gpuvm_pt *pt,
  * Return: 0, or -EBUSY (nothing done) while queues remain.
  */
 GPUVM_EXPORT int gpuvm_bind_vm_destroy(struct gpuvm_bind_vm *bvm);
+
+/**
+ * gpuvm_bind_vm_trim() - free the spare preallocations of a context
+ * @bvm: the context
+ *
+ * Submits reserve the worst case of their jobs (see "DOC: Bind queues");
+ * what a job does not use stays in the context's pools for later submits,
+ * and an idle context keeps what its last busy period needed at its peak.
+ * This frees every spare mapping, tree node and page table beyond what
+ * the jobs in flight have reserved.
+ *
+ * Context: takes the tree lock; frees; not in a fence-signalling section.
+ */
+GPUVM_EXPORT void gpuvm_bind_vm_trim(struct gpuvm_bind_vm *bvm);
 
 /**
  * gpuvm_bind_vm_gpuvm() - the VM of a bind context

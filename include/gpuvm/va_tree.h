@@ -358,13 +358,35 @@ GPUVM_EXPORT int gpuvm_va_tree_reserve_stash(struct gpuvm_va_tree *tree,
  * @tree: the tree
  * @nodes: the amount given to gpuvm_va_tree_reserve_stash()
  * @stash: receives the spare nodes no reservation needs any more; free
- *         them with gpuvm_va_tree_stash_free() after dropping the lock
+ *         them with gpuvm_va_tree_stash_free() after dropping the lock.
+ *         NULL keeps them in the pool, for later reservations to find
+ *         without allocating: a path that reserves and releases in a steady
+ *         stream then moves no node at all; a later call with a stash (and
+ *         @nodes 0) hands the surplus back.
  *
  * Context: the tree's lock; never calls the allocator.
  */
 GPUVM_EXPORT void
 gpuvm_va_tree_unreserve_stash(struct gpuvm_va_tree *tree, size_t nodes,
 			      struct gpuvm_va_tree_stash *stash);
+
+/**
+ * gpuvm_va_tree_trim_stash() - move surplus spare nodes into a stash
+ * @tree: the tree
+ * @keep: spare nodes to leave in the pool beyond what reservations need
+ *        (0: only the reserved ones)
+ * @stash: receives the rest; free them with gpuvm_va_tree_stash_free()
+ *         after dropping the lock
+ *
+ * For a path that keeps spares between reservations
+ * (gpuvm_va_tree_unreserve_stash() with a NULL stash) and wants to bound
+ * them.
+ *
+ * Context: the tree's lock; never calls the allocator.
+ */
+GPUVM_EXPORT void gpuvm_va_tree_trim_stash(struct gpuvm_va_tree *tree,
+					   size_t keep,
+					   struct gpuvm_va_tree_stash *stash);
 
 /**
  * gpuvm_va_tree_trim() - free the spare nodes no reservation needs

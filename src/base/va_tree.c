@@ -378,7 +378,23 @@ void gpuvm_va_tree_unreserve_stash(struct gpuvm_va_tree *tree, size_t nodes,
 			   "reserved",
 			   nodes, tree->reserved);
 	tree->reserved = nodes > tree->reserved ? 0 : tree->reserved - nodes;
-	while (tree->nr_spare > tree->reserved) {
+	while (stash && tree->nr_spare > tree->reserved) {
+		struct gpuvm_va_tree_node *n = pool_take(tree);
+
+		n->spare_next = stash->head;
+		stash->head = n;
+		stash->count++;
+	}
+}
+
+void gpuvm_va_tree_trim_stash(struct gpuvm_va_tree *tree, size_t keep,
+			      struct gpuvm_va_tree_stash *stash)
+{
+	size_t floor = tree->reserved + keep < tree->reserved
+			       ? SIZE_MAX
+			       : tree->reserved + keep;
+
+	while (tree->nr_spare > floor) {
 		struct gpuvm_va_tree_node *n = pool_take(tree);
 
 		n->spare_next = stash->head;

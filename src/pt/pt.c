@@ -218,7 +218,7 @@ int gpuvm_pt_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
 {
 	if (!pt->ops->release_stash)
 		return -EOPNOTSUPP;
-	if (!stash || !stash_ok(pt, stash))
+	if (stash && !stash_ok(pt, stash))
 		return -EINVAL;
 	if (!resv || !resv->pt)
 		return 0;
@@ -226,6 +226,19 @@ int gpuvm_pt_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
 		return -EINVAL;
 	pt->ops->release_stash(pt, resv, stash);
 	memset(resv, 0, sizeof(*resv));
+	if (stash)
+		stash_set_owner(pt, stash);
+	return 0;
+}
+
+int gpuvm_pt_trim_stash(struct gpuvm_pt *pt, size_t keep,
+			struct gpuvm_pt_stash *stash)
+{
+	if (!pt->ops->trim_stash)
+		return -EOPNOTSUPP;
+	if (!stash || !stash_ok(pt, stash))
+		return -EINVAL;
+	pt->ops->trim_stash(pt, keep, stash);
 	stash_set_owner(pt, stash);
 	return 0;
 }

@@ -460,19 +460,28 @@ static void sw_release(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv)
 	pool_shrink(p, p->reserved);
 }
 
-static void sw_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
-			     struct gpuvm_pt_stash *stash)
+static void sw_trim_stash(struct gpuvm_pt *pt, size_t keep,
+			  struct gpuvm_pt_stash *stash)
 {
 	struct sw_pt *p = to_sw(pt);
+	size_t floor = p->reserved + keep < p->reserved ? SIZE_MAX
+							: p->reserved + keep;
 	size_t moved = 0;
 
-	resv_drop(p, resv);
-	while (p->nr_spare > p->reserved) {
+	while (p->nr_spare > floor) {
 		stash_push(stash, spare_pop(p));
 		moved++;
 	}
 	p->st.tables_freed += moved;
 	p->st.tables_to_stash += moved;
+}
+
+static void sw_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
+			     struct gpuvm_pt_stash *stash)
+{
+	resv_drop(to_sw(pt), resv);
+	if (stash)
+		sw_trim_stash(pt, 0, stash);
 }
 
 static void sw_trim(struct gpuvm_pt *pt)
@@ -1246,6 +1255,7 @@ static const struct gpuvm_pt_ops sw_ops = {
 	.stash_free = sw_stash_free,
 	.reserve_stash = sw_reserve_stash,
 	.release_stash = sw_release_stash,
+	.trim_stash = sw_trim_stash,
 };
 
 int gpuvm_pt_sw_create(unsigned int va_bits, size_t max_tables,

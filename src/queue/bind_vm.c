@@ -57,22 +57,78 @@ int gpuvm_q_gem_pa(struct gpuvm_bind_vm *bvm, struct gpuvm_gem *obj,
 	return 0;
 }
 
-void gpuvm_q_hist_add(struct gpuvm_bind_hist *h, uint64_t ns)
+/* The bucket of @ns: see GPUVM_BIND_HIST_SUB_BITS. */
+static unsigned int hist_bucket(uint64_t ns)
 {
-	unsigned int b = 0;
+	unsigned int e = 0;
 
+	if (ns < GPUVM_BIND_HIST_SUB)
+		return (unsigned int)ns;
 	/* floor(log2(ns)), portably: at most 63 shifts. */
 	for (uint64_t v = ns >> 1; v; v >>= 1)
-		b++;
-	if (b >= GPUVM_BIND_HIST_BUCKETS)
-		b = GPUVM_BIND_HIST_BUCKETS - 1;
-	h->bucket[b]++;
+		e++;
+	if (e >= GPUVM_BIND_HIST_OCTAVES)
+		return GPUVM_BIND_HIST_BUCKETS - 1;
+	/* The top SUB_BITS + 1 bits of @ns: the octave's leading 1, the sub. */
+	return GPUVM_BIND_HIST_SUB +
+	       (e - GPUVM_BIND_HIST_SUB_BITS) * GPUVM_BIND_HIST_SUB +
+	       (unsigned int)((ns >> (e - GPUVM_BIND_HIST_SUB_BITS)) &
+			      (GPUVM_BIND_HIST_SUB - 1));
+}
+
+/* The largest value bucket @b holds (the last one is open-ended). */
+static uint64_t hist_bucket_max(unsigned int b)
+{
+	unsigned int e, sub;
+
+	if (b < GPUVM_BIND_HIST_SUB)
+		return b;
+	if (b >= GPUVM_BIND_HIST_BUCKETS - 1)
+		return UINT64_MAX;
+	e = (b - GPUVM_BIND_HIST_SUB) / GPUVM_BIND_HIST_SUB +
+	    GPUVM_BIND_HIST_SUB_BITS;
+	sub = (b - GPUVM_BIND_HIST_SUB) % GPUVM_BIND_HIST_SUB;
+	return ((uint64_t)(GPUVM_BIND_HIST_SUB + sub + 1)
+		<< (e - GPUVM_BIND_HIST_SUB_BITS)) -
+	       1;
+}
+
+void gpuvm_bind_hist_add(struct gpuvm_bind_hist *h, uint64_t ns)
+{
+	h->bucket[hist_bucket(ns)]++;
 	if (!h->count || ns < h->min_ns)
 		h->min_ns = ns;
 	if (ns > h->max_ns)
 		h->max_ns = ns;
 	h->count++;
 	h->sum_ns += ns;
+}
+
+uint64_t gpuvm_bind_hist_quantile(const struct gpuvm_bind_hist *h, double q)
+{
+	uint64_t want, seen = 0;
+
+	if (!h || !h->count)
+		return 0;
+	if (!(q > 0.0))
+		return h->min_ns;
+	if (q >= 1.0)
+		return h->max_ns;
+	/* ceil(count * q) without libm; at least the first sample. */
+	want = (uint64_t)((double)h->count * q);
+	if ((double)want < (double)h->count * q || !want)
+		want++;
+	for (unsigned int b = 0; b < GPUVM_BIND_HIST_BUCKETS; b++) {
+		seen += h->bucket[b];
+		if (seen >= want) {
+			uint64_t up = hist_bucket_max(b);
+
+			if (up > h->max_ns)
+				up = h->max_ns;
+			return up < h->min_ns ? h->min_ns : up;
+		}
+	}
+	return h->max_ns;
 }
 
 static void hist_merge(struct gpuvm_bind_hist *dst,
@@ -154,6 +210,7 @@ int gpuvm_bind_vm_create(struct gpuvm *vm, struct gpuvm_pt *pt,
 	bvm->priv = priv;
 	gpuvm_mutex_init(&bvm->tree_lock);
 	atomic_init(&bvm->nr_queues, 0);
+	atomic_init(&bvm->busy_jobs, 0);
 	pthread_mutex_init(&bvm->stats_lock, NULL);
 	*out = bvm;
 	return 0;
@@ -183,12 +240,19 @@ int gpuvm_bind_vm_destroy(struct gpuvm_bind_vm *bvm)
 		gpuvm_free(to_bind_va(va), sizeof(struct bind_va));
 	}
 	gpuvm_bo_deferred_cleanup(vm);
+	gpuvm_q_pools_trim(bvm, false);
 	gpuvm_va_tree_trim(&vm->tree);
 	gpuvm_mutex_fini(&bvm->tree_lock);
 	pthread_mutex_destroy(&bvm->stats_lock);
 	gpuvm_free(bvm, sizeof(*bvm));
 	gpuvm_put(vm);
 	return 0;
+}
+
+void gpuvm_bind_vm_trim(struct gpuvm_bind_vm *bvm)
+{
+	gpuvm_might_alloc();
+	gpuvm_q_pools_trim(bvm, false);
 }
 
 struct gpuvm *gpuvm_bind_vm_gpuvm(struct gpuvm_bind_vm *bvm)

@@ -77,11 +77,60 @@ static void free_va_list(struct bind_va *bva)
 	}
 }
 
+/*
+ * The surplus of the three pools (mappings, tree nodes, page tables) moves
+ * out under the tree lock and is freed after it. See struct gpuvm_bind_vm.
+ */
+void gpuvm_q_pools_trim(struct gpuvm_bind_vm *bvm, bool idle)
+{
+	struct gpuvm_va_tree_stash nodes = { NULL, 0 };
+	struct gpuvm_pt_stash tables = GPUVM_PT_STASH_INIT;
+	size_t keep_va = 0, keep_nodes = 0, keep_tables = 0;
+	struct bind_va *vas = NULL;
+
+	gpuvm_mutex_lock(&bvm->tree_lock);
+	if (idle) {
+		/* A submit started meanwhile: keep the pools for it. */
+		if (atomic_load(&bvm->busy_jobs)) {
+			gpuvm_mutex_unlock(&bvm->tree_lock);
+			return;
+		}
+		keep_va = bvm->peak_va;
+		keep_nodes = bvm->peak_nodes;
+		keep_tables = bvm->peak_tables;
+		bvm->peak_va = bvm->peak_nodes = bvm->peak_tables = 0;
+	}
+	while (bvm->nr_va_spare > bvm->va_floor + keep_va) {
+		struct bind_va *bva = bvm->va_spare;
+
+		bvm->va_spare = bva->next;
+		bvm->nr_va_spare--;
+		bva->next = vas;
+		vas = bva;
+	}
+	gpuvm_va_tree_trim_stash(&bvm->vm->tree, keep_nodes, &nodes);
+	if (bvm->pt)
+		(void)gpuvm_pt_trim_stash(bvm->pt, keep_tables, &tables);
+	gpuvm_mutex_unlock(&bvm->tree_lock);
+	gpuvm_va_tree_stash_free(&nodes);
+	if (bvm->pt)
+		gpuvm_pt_stash_free(bvm->pt, &tables);
+	free_va_list(vas);
+}
+
+/* A job is over (cleaned up, or its submit failed). */
+static void job_idle(struct gpuvm_bind_vm *bvm)
+{
+	if (atomic_fetch_sub_explicit(&bvm->busy_jobs, 1,
+				      memory_order_acq_rel) == 1)
+		gpuvm_q_pools_trim(bvm, true);
+}
+
 static size_t job_bytes(unsigned int nr_reqs, unsigned int nr_in)
 {
 	return sizeof(struct bind_job) +
 	       nr_reqs * (sizeof(struct gpuvm_bind_req) +
-			  sizeof(struct gpuvm_bo *)) +
+			  sizeof(struct gpuvm_bo *) + sizeof(uint32_t)) +
 	       nr_in * sizeof(struct bind_dep);
 }
 
@@ -99,6 +148,8 @@ static struct bind_job *job_alloc(unsigned int nr_reqs, unsigned int nr_in)
 	job->reqs = (struct gpuvm_bind_req *)p;
 	p += nr_reqs * sizeof(struct gpuvm_bind_req);
 	job->vm_bos = (struct gpuvm_bo **)p;
+	p += nr_reqs * sizeof(struct gpuvm_bo *);
+	job->vm_bo_src = (uint32_t *)p;
 	job->nr_reqs = nr_reqs;
 	job->nr_in = nr_in;
 	return job;
@@ -136,60 +187,92 @@ static unsigned int pt_kind(const struct gpuvm_bind_req *r)
 	return r->op == GPUVM_BIND_OP_UNMAP ? GPUVM_PT_RESV_UNMAP : 0;
 }
 
-/*
- * Fills a page-table stash with enough tables for every request's
- * reservation, whatever the pool holds when they are made.
- */
-static int pt_fill(struct gpuvm_bind_vm *bvm, struct bind_job *job,
-		   struct gpuvm_pt_stash *stash)
+/* The tables requests [@from, nr_reqs) may need, for a stash. */
+static size_t pt_cost(struct gpuvm_bind_vm *bvm, const struct bind_job *job,
+		      unsigned int from)
 {
 	size_t tables = 0;
 
-	for (unsigned int i = 0; i < job->nr_reqs; i++) {
+	for (unsigned int i = from; i < job->nr_reqs; i++) {
 		const struct gpuvm_bind_req *r = &job->reqs[i];
 		size_t c = gpuvm_pt_reserve_cost(bvm->pt, r->addr, r->range,
 						 pt_kind(r));
 
 		tables = tables + c < tables ? SIZE_MAX : tables + c;
 	}
-	return gpuvm_pt_stash_fill(bvm->pt, stash, tables);
+	return tables;
 }
 
-/* Under the tree lock: the page-table reservation of every request. */
-static int pt_reserve_locked(struct gpuvm_bind_vm *bvm, struct bind_job *job,
-			     struct gpuvm_pt_stash *stash)
+/*
+ * Under the tree lock: gives back what the job reserved and did not use.
+ * The spares stay in the pools for the next jobs (see struct
+ * gpuvm_bind_vm); nothing is freed here.
+ */
+static void unreserve_locked(struct gpuvm_bind_vm *bvm, struct bind_job *job)
 {
-	for (unsigned int i = 0; i < job->nr_reqs; i++) {
-		const struct gpuvm_bind_req *r = &job->reqs[i];
-		int ret = gpuvm_pt_reserve_stash(bvm->pt, r->addr, r->range,
-						 pt_kind(r), &job->pt_resv,
-						 stash);
+	bvm->va_floor -= job->va_reserved - job->va_taken;
+	job->va_reserved = job->va_taken = 0;
+	gpuvm_va_tree_unreserve_stash(&bvm->vm->tree, job->tree_nodes, NULL);
+	job->tree_nodes = 0;
+	if (bvm->pt)
+		(void)gpuvm_pt_release_stash(bvm->pt, &job->pt_resv, NULL);
+}
 
-		if (ret)
-			return ret;
+/* Under the tree lock, after a reservation: the busy period's peaks. */
+static void note_peaks(struct gpuvm_bind_vm *bvm)
+{
+	size_t nodes = bvm->vm->tree.reserved;
+
+	if (bvm->va_floor > bvm->peak_va)
+		bvm->peak_va = bvm->va_floor;
+	if (nodes > bvm->peak_nodes)
+		bvm->peak_nodes = nodes;
+	if (bvm->pt) {
+		struct gpuvm_pt_stats st;
+
+		gpuvm_pt_get_stats(bvm->pt, &st);
+		if (st.tables_reserved > bvm->peak_tables)
+			bvm->peak_tables = (size_t)st.tables_reserved;
+	}
+}
+
+/* Under the tree lock: moves @n mappings of @list into the pool. */
+static void va_pool_add(struct gpuvm_bind_vm *bvm, struct bind_va **list,
+			size_t n)
+{
+	while (n--) {
+		struct bind_va *bva = *list;
+
+		*list = bva->next;
+		bva->next = bvm->va_spare;
+		bvm->va_spare = bva;
+		bvm->nr_va_spare++;
+	}
+}
+
+static int va_list_fill(struct bind_va **list, size_t *count, size_t want)
+{
+	while (*count < want) {
+		struct bind_va *bva = gpuvm_alloc(sizeof(*bva));
+
+		if (!bva)
+			return -ENOMEM;
+		bva->next = *list;
+		*list = bva;
+		(*count)++;
 	}
 	return 0;
 }
 
 /*
- * Under the tree lock: gives back the job's page-table reservation, the
- * spare tables going into @stash (the context checked at creation that the
- * backend has stashes).
- */
-static void pt_release_locked(struct gpuvm_bind_vm *bvm, struct bind_job *job,
-			      struct gpuvm_pt_stash *stash)
-{
-	if (bvm->pt)
-		(void)gpuvm_pt_release_stash(bvm->pt, &job->pt_resv, stash);
-}
-
-/*
- * Reserves, for the job, tree nodes for @inserts inserts and page-table
- * tables for every request's range, in two phases: nodes and tables are
- * allocated into stashes without the tree lock, then committed under it
- * without allocating; nothing ever allocates under the tree lock. The tree's
- * insert cost depends on its height, known only under the lock: if the tree
- * grew meanwhile the stash is topped up and the commit retried.
+ * Reserves, for the job, @inserts mappings, tree nodes for @inserts
+ * inserts and page-table tables for every request's range. Each pool
+ * usually holds enough spares already (see struct gpuvm_bind_vm), and a
+ * reservation is then bookkeeping under the tree lock. What a pool lacks
+ * is allocated without the lock into local stashes, and the reservation
+ * resumes where it stopped: nothing ever allocates under the tree lock.
+ * The tree's insert cost depends on its height, known only under the lock,
+ * which is why the node count is computed there.
  */
 static int reserve(struct gpuvm_bind_vm *bvm, struct bind_job *job,
 		   size_t inserts)
@@ -197,46 +280,150 @@ static int reserve(struct gpuvm_bind_vm *bvm, struct bind_job *job,
 	struct gpuvm_va_tree *tree = &bvm->vm->tree;
 	struct gpuvm_va_tree_stash stash = { NULL, 0 };
 	struct gpuvm_pt_stash pt_stash = GPUVM_PT_STASH_INIT;
-	size_t want = 0, nodes;
-	int ret;
+	struct bind_va *vas = NULL;
+	size_t nr_vas = 0;
+	unsigned int done = 0; /* requests holding a page-table reservation */
+	int ret = 0;
 
-	if (bvm->pt) {
-		ret = pt_fill(bvm, job, &pt_stash);
-		if (ret)
-			return ret;
-	}
+	gpuvm_mutex_lock(&bvm->tree_lock);
 	for (;;) {
-		ret = gpuvm_va_tree_stash_fill(&stash, want);
-		if (ret)
-			goto out;
-		gpuvm_mutex_lock(&bvm->tree_lock);
-		/*
-		 * One insert more than the worst case: gpuva_remap() secures
-		 * both pieces' cost at the height of the moment, which may be
-		 * a level above the height at submit time.
-		 */
-		nodes = (inserts + 1) * gpuvm_va_tree_insert_cost(tree);
-		ret = gpuvm_va_tree_reserve_stash(tree, nodes, &stash);
-		if (!ret)
-			break;
-		want = tree->reserved + nodes - tree->nr_spare;
-		gpuvm_mutex_unlock(&bvm->tree_lock);
-	}
-	job->tree_nodes = nodes;
-	if (bvm->pt) {
-		ret = pt_reserve_locked(bvm, job, &pt_stash);
-		if (ret) {
-			pt_release_locked(bvm, job, &pt_stash);
-			gpuvm_va_tree_unreserve_stash(tree, nodes, &stash);
-			job->tree_nodes = 0;
+		size_t want_va = 0, want = 0, tables = 0;
+
+		if (!job->va_reserved) {
+			size_t need = bvm->va_floor + inserts;
+
+			need = need > bvm->nr_va_spare ? need - bvm->nr_va_spare
+						       : 0;
+			if (need <= nr_vas) {
+				va_pool_add(bvm, &vas, need);
+				nr_vas -= need;
+				bvm->va_floor += inserts;
+				job->va_reserved = inserts;
+			} else {
+				want_va = need;
+			}
 		}
+		if (job->va_reserved && !job->tree_nodes) {
+			/*
+			 * One insert more than the worst case: gpuva_remap()
+			 * secures both pieces' cost at the height of the
+			 * moment, which may be a level above the height now.
+			 */
+			size_t n =
+				(inserts + 1) * gpuvm_va_tree_insert_cost(tree);
+
+			if (!gpuvm_va_tree_reserve_stash(tree, n, &stash))
+				job->tree_nodes = n;
+			else
+				want = tree->reserved + n - tree->nr_spare;
+		}
+		for (; bvm->pt && job->tree_nodes && done < job->nr_reqs;
+		     done++) {
+			const struct gpuvm_bind_req *r = &job->reqs[done];
+
+			ret = gpuvm_pt_reserve_stash(bvm->pt, r->addr, r->range,
+						     pt_kind(r), &job->pt_resv,
+						     &pt_stash);
+			if (ret == -ENOSPC) {
+				tables = pt_cost(bvm, job, done);
+				ret = 0;
+				break;
+			}
+			if (ret)
+				goto undo;
+		}
+		if (!want_va && !want && !tables) {
+			note_peaks(bvm);
+			break;
+		}
+		gpuvm_mutex_unlock(&bvm->tree_lock);
+		ret = va_list_fill(&vas, &nr_vas, want_va);
+		if (!ret)
+			ret = gpuvm_va_tree_stash_fill(&stash, want);
+		if (!ret && tables)
+			ret = gpuvm_pt_stash_fill(bvm->pt, &pt_stash, tables);
+		gpuvm_mutex_lock(&bvm->tree_lock);
+		if (ret)
+			goto undo;
 	}
 	gpuvm_mutex_unlock(&bvm->tree_lock);
+	goto out;
+
+undo:
+	unreserve_locked(bvm, job);
+	gpuvm_mutex_unlock(&bvm->tree_lock);
 out:
+	free_va_list(vas);
 	gpuvm_va_tree_stash_free(&stash);
 	if (bvm->pt)
 		gpuvm_pt_stash_free(bvm->pt, &pt_stash);
 	return ret;
+}
+
+/*
+ * Finds or preallocates the vm_bo of every mapped object. Requests mapping
+ * an object an earlier request of the job maps share its vm_bo (a small
+ * direct-mapped table catches repeats); an object already mapped in the VM
+ * has its vm_bo referenced now (gpuvm_bo_find() under the object's gpuva
+ * mutex, never a zombie); only the rest are preallocated.
+ */
+static int get_vm_bos(struct gpuvm *vm, struct bind_job *job, bool *lock_resv)
+{
+	enum { SEEN = 64 };
+	uint32_t seen[SEEN] = { 0 };
+
+	for (unsigned int i = 0; i < job->nr_reqs; i++) {
+		struct gpuvm_gem *obj = job->reqs[i].obj;
+		unsigned int h;
+		struct gpuvm_bo *vm_bo;
+
+		job->vm_bo_src[i] = BIND_VM_BO_NEW;
+		if (!obj)
+			continue;
+		h = (unsigned int)(((uintptr_t)obj >> 6) * 0x9e3779b9u >> 26) %
+		    SEEN;
+		if (seen[h] && job->reqs[seen[h] - 1].obj == obj) {
+			job->vm_bo_src[i] = seen[h];
+			continue;
+		}
+		seen[h] = i + 1;
+		if (gpuvm_resv_protected(vm) && gpuvm_is_extobj(vm, obj))
+			*lock_resv = true;
+		gpuvm_gem_gpuva_lock(obj);
+		vm_bo = gpuvm_bo_find(vm, obj);
+		gpuvm_gem_gpuva_unlock(obj);
+		if (vm_bo) {
+			job->vm_bos[i] = vm_bo;
+			job->vm_bo_src[i] = BIND_VM_BO_FOUND;
+			continue;
+		}
+		job->vm_bos[i] = gpuvm_bo_create(vm, obj);
+		if (!job->vm_bos[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Installs the vm_bos get_vm_bos() prepared; nothing fails here. */
+static void install_vm_bos(struct gpuvm *vm, struct bind_job *job)
+{
+	for (unsigned int i = 0; i < job->nr_reqs; i++) {
+		uint32_t src = job->vm_bo_src[i];
+		struct gpuvm_gem *obj = job->reqs[i].obj;
+
+		if (!obj)
+			continue;
+		gpuvm_gem_get(obj);
+		if (src != BIND_VM_BO_NEW && src != BIND_VM_BO_FOUND) {
+			job->vm_bos[i] = gpuvm_bo_get(job->vm_bos[src - 1]);
+			continue;
+		}
+		if (src == BIND_VM_BO_NEW)
+			job->vm_bos[i] =
+				gpuvm_bo_obtain_prealloc(job->vm_bos[i]);
+		if (gpuvm_is_extobj(vm, obj))
+			gpuvm_bo_extobj_add(job->vm_bos[i]);
+	}
 }
 
 static void dep_signalled(struct gpuvm_fence *fence, struct gpuvm_fence_cb *cb);
@@ -315,30 +502,15 @@ int gpuvm_bind_submit(struct gpuvm_bind_queue *q,
 	if (!job)
 		return -ENOMEM;
 	job->q = q;
+	atomic_fetch_add_explicit(&bvm->busy_jobs, 1, memory_order_relaxed);
 	if (nr_reqs)
 		memcpy(job->reqs, reqs, nr_reqs * sizeof(*reqs));
 	fence = gpuvm_zalloc(sizeof(*fence));
 	if (!fence)
 		goto fail;
-	for (size_t i = 0; i < inserts; i++) {
-		struct bind_va *bva = gpuvm_zalloc(sizeof(*bva));
-
-		if (!bva)
-			goto fail;
-		bva->next = job->pool;
-		job->pool = bva;
-	}
-	for (unsigned int i = 0; i < nr_reqs; i++) {
-		struct gpuvm_gem *obj = job->reqs[i].obj;
-
-		if (!obj)
-			continue;
-		job->vm_bos[i] = gpuvm_bo_create(vm, obj);
-		if (!job->vm_bos[i])
-			goto fail;
-		if (gpuvm_resv_protected(vm) && gpuvm_is_extobj(vm, obj))
-			lock_resv = true;
-	}
+	ret = get_vm_bos(vm, job, &lock_resv);
+	if (ret)
+		goto fail;
 	/* A job without requests only orders fences: nothing to reserve. */
 	ret = nr_reqs ? reserve(bvm, job, inserts) : 0;
 	if (ret)
@@ -347,14 +519,7 @@ int gpuvm_bind_submit(struct gpuvm_bind_queue *q,
 	/* From here on nothing fails. */
 	if (lock_resv)
 		(void)gpuvm_resv_lock(gpuvm_vm_resv(vm), NULL);
-	for (unsigned int i = 0; i < nr_reqs; i++) {
-		if (!job->vm_bos[i])
-			continue;
-		job->vm_bos[i] = gpuvm_bo_obtain_prealloc(job->vm_bos[i]);
-		if (gpuvm_is_extobj(vm, job->reqs[i].obj))
-			gpuvm_bo_extobj_add(job->vm_bos[i]);
-		gpuvm_gem_get(job->reqs[i].obj);
-	}
+	install_vm_bos(vm, job);
 	if (lock_resv)
 		gpuvm_resv_unlock(gpuvm_vm_resv(vm));
 
@@ -388,10 +553,10 @@ int gpuvm_bind_submit(struct gpuvm_bind_queue *q,
 
 fail:
 	put_vm_bos(bvm, job);
-	free_va_list(job->pool);
 	if (fence)
 		gpuvm_free(fence, sizeof(*fence));
 	job_free(job);
+	job_idle(bvm);
 	return ret;
 }
 
@@ -401,22 +566,13 @@ static void cleanup_job(struct bind_job *job, struct bind_counters *cnt)
 {
 	struct gpuvm_bind_queue *q = job->q;
 	struct gpuvm_bind_vm *bvm = q->bvm;
-	struct gpuvm_va_tree_stash stash = { NULL, 0 };
-	struct gpuvm_pt_stash pt_stash = GPUVM_PT_STASH_INIT;
 
 	cnt->zombies_created += put_vm_bos(bvm, job);
 	gpuvm_bo_deferred_cleanup(bvm->vm);
-	free_va_list(job->pool);
-	free_va_list(job->removed);
-	job->pool = job->removed = NULL;
 
 	gpuvm_mutex_lock(&bvm->tree_lock);
-	gpuvm_va_tree_unreserve_stash(&bvm->vm->tree, job->tree_nodes, &stash);
-	pt_release_locked(bvm, job, &pt_stash);
+	unreserve_locked(bvm, job);
 	gpuvm_mutex_unlock(&bvm->tree_lock);
-	gpuvm_va_tree_stash_free(&stash);
-	if (bvm->pt)
-		gpuvm_pt_stash_free(bvm->pt, &pt_stash);
 
 	for (unsigned int i = 0; i < job->nr_in; i++)
 		gpuvm_fence_put(job->deps[i].fence);
@@ -424,6 +580,7 @@ static void cleanup_job(struct bind_job *job, struct bind_counters *cnt)
 		gpuvm_gem_put(job->reqs[i].obj);
 	gpuvm_fence_put(job->fence);
 	job_free(job);
+	job_idle(bvm);
 }
 
 static void stats_merge(struct gpuvm_bind_stats *s,
@@ -462,10 +619,10 @@ static void stats_job(struct gpuvm_bind_stats *s, const struct job_end *e,
 	else
 		s->jobs_done++;
 	if (e->ran) {
-		gpuvm_q_hist_add(&s->latency, e->latency_ns);
+		gpuvm_bind_hist_add(&s->latency, e->latency_ns);
 		if (e->nr_reqs)
-			gpuvm_q_hist_add(&s->run_per_op,
-					 cnt->run_ns / e->nr_reqs);
+			gpuvm_bind_hist_add(&s->run_per_op,
+					    cnt->run_ns / e->nr_reqs);
 	}
 }
 

@@ -13,10 +13,9 @@
 #include "base/alloc_internal.h"
 
 /*
- * A mapping made by a bind queue. Allocated one by one at submit time (a
- * mapping outlives the job that made it, and the job that removes it frees
- * it), linked through @next while it sits in a job's pool of unused
- * preallocations or on the job's list of removed mappings.
+ * A mapping made by a bind queue. It outlives the job that made it; the
+ * run path that removes it puts it back into the context's pool of spare
+ * mappings, linked through @next.
  */
 struct bind_va {
 	struct gpuva va;
@@ -40,6 +39,26 @@ struct gpuvm_bind_vm {
 	 */
 	struct gpuvm_mutex tree_lock;
 	atomic_uint nr_queues;
+	/*
+	 * Preallocated mappings, under the tree lock: a pool with a floor,
+	 * as the tree's nodes and the page table's tables have. Each job
+	 * reserves its worst case at submit (@va_floor grows; the pool is
+	 * topped up to floor + reservation from memory allocated without the
+	 * lock), its run path takes from the pool and puts the mappings it
+	 * removes back, and its cleanup gives back what it did not take.
+	 * Nothing returns to the allocator while the context is busy
+	 * (@busy_jobs: jobs submitted and not cleaned up). When it goes
+	 * idle, each pool keeps what the busy period just ended needed at
+	 * its peak (@peak_*: the largest floor a successful reservation
+	 * made), so that a client submitting in bursts does not take its
+	 * memory through the allocator every burst, and frees the rest;
+	 * gpuvm_bind_vm_trim() frees all of it.
+	 */
+	struct bind_va *va_spare;
+	size_t nr_va_spare;
+	size_t va_floor;
+	size_t peak_va, peak_nodes, peak_tables;
+	atomic_uint busy_jobs;
 	pthread_mutex_t stats_lock;
 	struct gpuvm_bind_stats stats;
 };
@@ -55,8 +74,14 @@ struct bind_dep {
  * A job, in one allocation with its arrays. @deps_pending counts the input
  * fences not signalled yet plus one held by submit until the job is
  * queued; whoever takes it to zero marks the job ready under the queue
- * lock.
+ * lock. @vm_bo_src says where request i's vm_bo comes from: BIND_VM_BO_NEW
+ * (preallocated, to be obtained), BIND_VM_BO_FOUND (an existing one,
+ * referenced at submit), or j + 1 (the same object as request j, whose
+ * vm_bo it shares).
  */
+#define BIND_VM_BO_NEW	 0u
+#define BIND_VM_BO_FOUND UINT32_MAX
+
 struct bind_job {
 	struct gpuvm_list_head entry;
 	struct gpuvm_bind_queue *q;
@@ -65,12 +90,13 @@ struct bind_job {
 	unsigned int nr_in;
 	struct gpuvm_bind_req *reqs;
 	struct gpuvm_bo **vm_bos;
+	uint32_t *vm_bo_src;
 	struct bind_dep *deps;
 	atomic_uint deps_pending;
 	bool ready;
 	int status;
-	struct bind_va *pool;
-	struct bind_va *removed;
+	size_t va_reserved;
+	size_t va_taken;
 	size_t tree_nodes;
 	struct gpuvm_pt_resv pt_resv;
 	uint64_t submit_ns;
@@ -132,10 +158,16 @@ int gpuvm_q_gem_pa(struct gpuvm_bind_vm *bvm, struct gpuvm_gem *obj,
 		   uint64_t offset, uint64_t range, uint64_t *pa,
 		   uint64_t *len);
 
+/*
+ * Frees the pools' surplus: with @idle, only if no job is in flight and
+ * beyond the last busy period's peak; otherwise everything beyond the
+ * floors.
+ */
+void gpuvm_q_pools_trim(struct gpuvm_bind_vm *bvm, bool idle);
+
 /* The run path: applies a job's requests under the tree lock. */
 int gpuvm_q_apply_job(struct bind_job *job, struct bind_counters *cnt);
 
-void gpuvm_q_hist_add(struct gpuvm_bind_hist *h, uint64_t ns);
 void gpuvm_q_stats_add(struct gpuvm_bind_stats *dst,
 		       const struct gpuvm_bind_stats *src);
 

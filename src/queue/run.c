@@ -27,35 +27,54 @@ static struct bind_run *run_of(void *priv)
 	return run;
 }
 
+/* Takes a preallocated mapping of the job's reservation from the pool. */
 static struct bind_va *pool_pop(struct bind_run *run)
 {
 	struct bind_job *job = run->job;
-	struct bind_va *bva = job->pool;
+	struct gpuvm_bind_vm *bvm = run->bvm;
+	struct bind_va *bva = bvm->va_spare;
 
-	if (gpuvm_unlikely(!bva)) {
+	if (gpuvm_unlikely(job->va_taken >= job->va_reserved || !bva)) {
 		run->cnt->violations++;
 		gpuvm_warn("bind queue '%s': a job ran out of preallocated "
 			   "mappings",
 			   job->q->name);
 		return NULL;
 	}
-	job->pool = bva->next;
+	bvm->va_spare = bva->next;
+	bvm->nr_va_spare--;
+	bvm->va_floor--;
+	job->va_taken++;
 	memset(bva, 0, sizeof(*bva));
 	return bva;
 }
 
-static void pool_push(struct bind_job *job, struct bind_va *bva)
+/* Gives back a mapping pool_pop() handed out that a step did not use. */
+static void pool_push(struct bind_run *run, struct bind_va *bva)
 {
+	struct gpuvm_bind_vm *bvm = run->bvm;
+
 	if (!bva)
 		return;
-	bva->next = job->pool;
-	job->pool = bva;
+	bva->next = bvm->va_spare;
+	bvm->va_spare = bva;
+	bvm->nr_va_spare++;
+	bvm->va_floor++;
+	run->job->va_taken--;
 }
 
-static void removed_push(struct bind_job *job, struct bind_va *bva)
+/*
+ * A mapping the tree no longer holds joins the spares. Nothing else
+ * points at it: it was unlinked from its vm_bo, and readers of the tree
+ * hold the tree lock.
+ */
+static void removed_push(struct bind_run *run, struct bind_va *bva)
 {
-	bva->next = job->removed;
-	job->removed = bva;
+	struct gpuvm_bind_vm *bvm = run->bvm;
+
+	bva->next = bvm->va_spare;
+	bvm->va_spare = bva;
+	bvm->nr_va_spare++;
 }
 
 /*
@@ -190,7 +209,7 @@ int gpuvm_bind_step_map(struct gpuva_op *op, void *priv)
 	return 0;
 
 fail:
-	pool_push(run->job, bva);
+	pool_push(run, bva);
 	return ret;
 }
 
@@ -245,13 +264,13 @@ int gpuvm_bind_step_remap(struct gpuva_op *op, void *priv)
 		gpuvm_gem_gpuva_unlock(obj);
 	}
 	unlink_old(run, &old->va);
-	removed_push(run->job, old);
+	removed_push(run, old);
 	run->cnt->steps_remap++;
 	return 0;
 
 fail:
-	pool_push(run->job, next);
-	pool_push(run->job, prev);
+	pool_push(run, next);
+	pool_push(run, prev);
 	return ret;
 }
 
@@ -269,7 +288,7 @@ int gpuvm_bind_step_unmap(struct gpuva_op *op, void *priv)
 		return ret;
 	unlink_old(run, va);
 	gpuva_unmap(&op->unmap);
-	removed_push(run->job, to_bind_va(va));
+	removed_push(run, to_bind_va(va));
 	run->cnt->steps_unmap++;
 	return 0;
 }

@@ -254,6 +254,59 @@ static void test_reserve_release(void **state)
 }
 
 /*
+ * A release without a stash keeps the spare tables in the pool, where the
+ * next reservation finds them without a stash and without moving a table;
+ * gpuvm_pt_trim_stash() hands the surplus back.
+ */
+static void test_release_keep(void **state)
+{
+	struct gpuvm_pt *pt = pt_new(48, 0);
+	struct gpuvm_pt_stash s = GPUVM_PT_STASH_INIT, empty = s, back = s;
+	struct gpuvm_pt_resv r = GPUVM_PT_RESV_INIT;
+	struct gpuvm_alloc_stats a0;
+	size_t cost = gpuvm_pt_reserve_cost(pt, 0, SZ_4K, 0);
+	struct gpuvm_pt_stats st;
+
+	(void)state;
+	assert_int_equal(gpuvm_pt_stash_fill(pt, &s, cost), 0);
+	assert_int_equal(gpuvm_pt_reserve_stash(pt, 0, SZ_4K, 0, &r, &s), 0);
+	assert_int_equal(gpuvm_pt_release_stash(pt, &r, NULL), 0);
+	assert_null(r.pt);
+	st = pt_stats(pt);
+	assert_int_equal(st.tables_reserved, 0);
+	assert_int_equal(st.tables_spare, cost);
+	PT_CHECK(pt);
+
+	/* The kept tables cover the same reservation: nothing moves. */
+	gpuvm_alloc_get_stats(&a0);
+	gpuvm_alloc_fail_nth(1, true);
+	assert_int_equal(gpuvm_pt_reserve_stash(pt, 0, SZ_4K, 0, &r, &empty),
+			 0);
+	assert_int_equal(pt_stats(pt).tables_reserved, cost);
+	assert_int_equal(gpuvm_pt_map(pt, 0, SZ_4K, 0x1000, 0, &r), 0);
+	assert_int_equal(gpuvm_pt_unmap(pt, 0, SZ_4K, 0, &r), 0);
+	assert_int_equal(gpuvm_pt_release_stash(pt, &r, NULL), 0);
+	/* Trimming keeps what it is told to, moves the rest. */
+	assert_int_equal(gpuvm_pt_trim_stash(pt, 1, &back), 0);
+	expect_stash(&back, pt, cost - 1);
+	assert_int_equal(pt_stats(pt).tables_spare, 1);
+	assert_int_equal(gpuvm_pt_trim_stash(pt, 0, &back), 0);
+	expect_no_alloc(&a0);
+	gpuvm_alloc_fail_nth(0, false);
+	expect_stash(&back, pt, cost);
+	st = pt_stats(pt);
+	assert_int_equal(st.tables_spare, 0);
+	assert_int_equal(st.tables_reserved, 0);
+	PT_CHECK(pt);
+	/* Nothing left to trim. */
+	assert_int_equal(gpuvm_pt_trim_stash(pt, 0, &back), 0);
+	expect_stash(&back, pt, cost);
+	gpuvm_pt_stash_free(pt, &back);
+	gpuvm_pt_stash_free(pt, &s);
+	pt_empty_and_free(pt);
+}
+
+/*
  * reserve_stash takes what the pool lacks, which is less than the cost
  * when the pool holds spares beyond the floor, and refuses a short stash
  * without changing anything.
@@ -405,8 +458,8 @@ static void test_args(void **state)
 			 -EINVAL);
 	assert_int_equal(gpuvm_pt_release_stash(pt, &ro, &s), -EINVAL);
 	assert_memory_equal(&ro, &r0, sizeof(ro));
-	assert_int_equal(gpuvm_pt_release_stash(other, &ro, NULL), -EINVAL);
-	assert_memory_equal(&ro, &r0, sizeof(ro));
+	assert_int_equal(gpuvm_pt_trim_stash(other, 0, &s), -EINVAL);
+	assert_int_equal(gpuvm_pt_trim_stash(other, 0, NULL), -EINVAL);
 	/* An empty stash goes with any page table. */
 	assert_int_equal(gpuvm_pt_release_stash(other, &ro, &so), 0);
 	expect_stash(&so, other, 3);
@@ -543,6 +596,7 @@ static void test_unsupported(void **state)
 	assert_int_equal(gpuvm_pt_reserve(&pt, 0, SZ_4K, 0, &r), 0);
 	r0 = r;
 	assert_int_equal(gpuvm_pt_release_stash(&pt, &r, &s), -EOPNOTSUPP);
+	assert_int_equal(gpuvm_pt_trim_stash(&pt, 0, &s), -EOPNOTSUPP);
 	assert_memory_equal(&r, &r0, sizeof(r));
 	gpuvm_pt_release(&pt, &r);
 	assert_null(r.pt);
@@ -933,6 +987,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		TU_TEST(test_fill_free),
 		TU_TEST(test_reserve_release),
+		TU_TEST(test_release_keep),
 		TU_TEST(test_short_stash),
 		TU_TEST(test_budget),
 		TU_TEST(test_args),

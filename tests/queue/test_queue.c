@@ -1371,6 +1371,139 @@ static void test_step_outside_run(void **state)
 	qt_ctx_fini(&c);
 }
 
+/*
+ * The pools: once a job has run, the same job again takes its mappings,
+ * nodes and tables from the pools (only the job and its fence are
+ * allocated), an idle context keeps the busy period's peak, and
+ * gpuvm_bind_vm_trim() gives all of it back.
+ */
+static void test_pools(void **state)
+{
+	struct qt_model m = { 0 };
+	struct gpuvm_bind_req r[2];
+	struct gpuvm_bind_queue *q;
+	struct gpuvm_pt_stats pst;
+	struct gpuvm_fence *f;
+	uint64_t live0, live1;
+	struct qt_ctx c;
+	struct qt_bo bo;
+
+	(void)state;
+	qt_ctx_init(&c, false);
+	q = queue_new(&c, "pools");
+	qt_bo_init(&bo, 4 * MiB, UINT64_C(0x80000000), 0);
+	/* The object's vm_bo exists after the first job: later ones find it. */
+	r[0] = qt_map(B, 16 * QT_PAGE, &bo, 0);
+	r[1] = qt_unmap(B + 4 * QT_PAGE, 2 * QT_PAGE);
+	live0 = tu_live_allocs();
+	/*
+	 * The first run leaves fewer spare mappings than the worst case (its
+	 * mappings stay in the tree); the second, which replaces them, gives
+	 * enough back.
+	 */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(gpuvm_bind_submit_wait(q, r, 2, NULL, 0), 0);
+		qt_model_apply_all(&m, r, 2);
+	}
+	gpuvm_bind_queue_flush(q);
+	live1 = tu_live_allocs();
+
+	/* A warm submit allocates the job and its fence, nothing else. */
+	gpuvm_alloc_fail_nth(3, true);
+	f = submit(q, r, 2, NULL, 0);
+	gpuvm_alloc_fail_nth(0, false);
+	assert_int_equal(gpuvm_bind_wait(f, GPUVM_WAIT_FOREVER), 0);
+	gpuvm_fence_put(f);
+	gpuvm_bind_queue_flush(q);
+	qt_model_apply_all(&m, r, 2);
+	qt_check_range(&c, &m, B - MiB, B + 4 * MiB);
+	/* Idle: the pools kept the peak, no more. */
+	assert_int_equal(tu_live_allocs(), live1);
+
+	/* Trimming leaves the mappings, their vm_bo and the tables in use. */
+	gpuvm_bind_vm_trim(c.bvm);
+	gpuvm_bind_vm_lock(c.bvm);
+	assert_int_equal(c.vm->tree.nr_spare, 0);
+	gpuvm_pt_get_stats(c.pt, &pst);
+	gpuvm_bind_vm_unlock(c.bvm);
+	assert_int_equal(pst.tables_spare, 0);
+	assert_true(tu_live_allocs() < live1);
+	assert_true(tu_live_allocs() > live0);
+	qt_check_range(&c, &m, B - MiB, B + 4 * MiB);
+	/* A cold submit fills the pools again. */
+	gpuvm_alloc_fail_nth(3, true);
+	assert_int_equal(gpuvm_bind_submit(q, r, 2, NULL, 0, &f), -ENOMEM);
+	gpuvm_alloc_fail_nth(0, false);
+	assert_int_equal(gpuvm_bind_submit_wait(q, r, 2, NULL, 0), 0);
+	gpuvm_bind_queue_flush(q);
+	qt_model_apply_all(&m, r, 2);
+	qt_check_range(&c, &m, B - MiB, B + 4 * MiB);
+
+	gpuvm_bind_queue_destroy(q, GPUVM_BIND_QUEUE_DRAIN);
+	qt_ctx_fini(&c);
+	put_bo(&bo);
+	qt_model_fini(&m);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The histogram's quantiles bound the exact ones (from the sorted samples)
+ * from above, by at most 1/16, for samples spread over many octaves.
+ */
+static void test_hist_quantile(void **state)
+{
+	static const double qs[] = {
+		0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0
+	};
+	enum { N = 20000 };
+	uint64_t *v = calloc(N, sizeof(*v));
+	struct gpuvm_bind_hist *h = calloc(1, sizeof(*h));
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(h);
+	assert_int_equal(gpuvm_bind_hist_quantile(h, 0.5), 0);
+	for (unsigned int i = 0; i < N; i++) {
+		/* Log-uniform up to 2^40 ns, plus small exact values. */
+		unsigned int bits = (unsigned int)tu_rng_below(tu_rng(), 41);
+
+		v[i] = tu_rng_below(tu_rng(), (UINT64_C(1) << bits) + 1);
+		gpuvm_bind_hist_add(h, v[i]);
+	}
+	qsort(v, N, sizeof(*v), cmp_u64);
+	assert_int_equal(h->count, N);
+	assert_int_equal(h->min_ns, v[0]);
+	assert_int_equal(h->max_ns, v[N - 1]);
+	for (unsigned int i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		uint64_t rank = (uint64_t)((double)N * qs[i]);
+		uint64_t exact, got;
+
+		if ((double)rank < (double)N * qs[i] || !rank)
+			rank++;
+		exact = v[rank - 1];
+		got = gpuvm_bind_hist_quantile(h, qs[i]);
+		assert_true(got >= exact);
+		assert_true(got <= exact + exact / 16);
+	}
+	/* Below 16 ns every value has its own bucket. */
+	memset(h, 0, sizeof(*h));
+	for (uint64_t ns = 0; ns < 16; ns++)
+		gpuvm_bind_hist_add(h, ns);
+	assert_int_equal(gpuvm_bind_hist_quantile(h, 0.5), 7);
+	/* Beyond the last octave everything shares the last bucket. */
+	gpuvm_bind_hist_add(h, UINT64_MAX);
+	assert_int_equal(h->bucket[GPUVM_BIND_HIST_BUCKETS - 1], 1);
+	assert_int_equal(gpuvm_bind_hist_quantile(h, 1.0), UINT64_MAX);
+	free(h);
+	free(v);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1397,6 +1530,8 @@ int main(int argc, char **argv)
 		QT_TEST(test_read_side),
 		QT_TEST(test_no_page_table),
 		QT_TEST(test_step_outside_run),
+		QT_TEST(test_pools),
+		cmocka_unit_test(test_hist_quantile),
 	};
 
 	tu_init(argc, argv, 1, 1);

@@ -206,8 +206,35 @@ static void test_stash(void **state)
 						      val_of(k + 100000)),
 				 0);
 	check_tree(&t);
+	/*
+	 * Unreserving without a stash keeps every spare in the pool, where
+	 * the same reservation finds them again with an empty stash.
+	 */
+	gpuvm_va_tree_unreserve_stash(&t, nodes, NULL);
+	assert_int_equal(t.reserved, 0);
+	assert_true(t.nr_spare >= nodes - 20 * cost);
+	{
+		struct gpuvm_va_tree_stash none = { 0 };
+		size_t spare = t.nr_spare;
+
+		assert_int_equal(gpuvm_va_tree_reserve_stash(&t, spare, &none),
+				 0);
+		assert_int_equal(t.reserved, spare);
+		assert_int_equal(t.nr_spare, spare);
+		gpuvm_va_tree_unreserve_stash(&t, spare, NULL);
+		assert_int_equal(t.nr_spare, spare);
+	}
+	check_tree(&t);
+	/* Trimming keeps what it is told to beyond the floor. */
+	{
+		size_t spare = t.nr_spare, before = st.count;
+
+		gpuvm_va_tree_trim_stash(&t, 2, &st);
+		assert_int_equal(t.nr_spare, 2);
+		assert_int_equal(st.count, before + spare - 2);
+	}
 	/* Unreserving moves spares into the stash instead of freeing them. */
-	gpuvm_va_tree_unreserve_stash(&t, nodes, &st);
+	gpuvm_va_tree_unreserve_stash(&t, 0, &st);
 	gpuvm_alloc_fail_nth(0, false);
 	assert_int_equal(t.reserved, 0);
 	assert_int_equal(t.nr_spare, 0);
