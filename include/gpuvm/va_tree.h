@@ -151,6 +151,28 @@ GPUVM_EXPORT void *gpuvm_va_tree_remove(struct gpuvm_va_tree *tree,
 					uint64_t key);
 
 /**
+ * gpuvm_va_tree_replace() - give an entry a new key and value in place
+ * @tree: the tree
+ * @key: the entry's key
+ * @new_key: its new key, at least @key
+ * @val: its new value
+ *
+ * One descent, no node changes: what a split mapping needs when the piece
+ * that stays starts where the old mapping did, or starts later but before
+ * anything else. The entry keeps its place in the order, so @new_key must
+ * stay below the next entry, and below the separator that bounds the
+ * entry's leaf, which only the descent knows: when it would not, the call
+ * changes nothing and the caller removes and inserts instead.
+ *
+ * Context: the caller's serialisation of @tree; never allocates.
+ *
+ * Return: 0; -ENOENT if no entry has @key; -ERANGE (nothing changed) if
+ * @new_key is below @key or would leave the entry's place.
+ */
+GPUVM_EXPORT int gpuvm_va_tree_replace(struct gpuvm_va_tree *tree, uint64_t key,
+				       uint64_t new_key, void *val);
+
+/**
  * gpuvm_va_tree_lookup() - find the entry with exactly @key
  * @tree: the tree
  * @key: the key

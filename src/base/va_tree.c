@@ -956,6 +956,45 @@ void *gpuvm_va_tree_lookup(const struct gpuvm_va_tree *tree, uint64_t key)
 	return NULL;
 }
 
+int gpuvm_va_tree_replace(struct gpuvm_va_tree *tree, uint64_t key,
+			  uint64_t new_key, void *val)
+{
+	struct gpuvm_va_tree_node *n = tree->root;
+	uint64_t bound = UINT64_MAX;
+	bool bounded = false;
+	unsigned int pos;
+
+	if (!n)
+		return -ENOENT;
+	/* The descent also finds the separator right of the leaf. */
+	for (unsigned int d = 0; d + 1 < tree->height; d++) {
+		unsigned int i = count_le(n->i.keys, n->nr - 1, key);
+
+		if (i + 1 < n->nr && (!bounded || n->i.keys[i] < bound)) {
+			bound = n->i.keys[i];
+			bounded = true;
+		}
+		n = n->i.child[i];
+	}
+	pos = count_lt(n->l.keys, n->nr, key);
+	if (pos >= n->nr || n->l.keys[pos] != key)
+		return -ENOENT;
+	/*
+	 * Raising the key keeps every separator left of the entry true; the
+	 * entry must stay below its successor in the leaf, or below the
+	 * separator that bounds the leaf on the right.
+	 */
+	if (new_key < key)
+		return -ERANGE;
+	if (pos + 1 < n->nr ? new_key >= n->l.keys[pos + 1]
+			    : bounded && new_key >= bound)
+		return -ERANGE;
+	n->l.keys[pos] = new_key;
+	n->l.vals[pos] = val;
+	tree->seq++;
+	return 0;
+}
+
 static void cursor_set(const struct gpuvm_va_tree *tree,
 		       struct gpuvm_va_tree_cursor *cur,
 		       const struct gpuvm_va_tree_node *leaf, unsigned int idx)

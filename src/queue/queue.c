@@ -160,6 +160,13 @@ static void job_free(struct bind_job *job)
 	gpuvm_free(job, job_bytes(job->nr_reqs, job->nr_in));
 }
 
+/* Whether request @i holds the job's references on its object and vm_bo. */
+static bool job_owns_ref(const struct bind_job *job, unsigned int i)
+{
+	return job->vm_bo_src[i] == BIND_VM_BO_NEW ||
+	       job->vm_bo_src[i] == BIND_VM_BO_FOUND;
+}
+
 /*
  * Drops vm_bo references that no mapping took over, and destroys whatever
  * became a zombie. Outside any section.
@@ -170,7 +177,9 @@ static uint64_t put_vm_bos(struct gpuvm_bind_vm *bvm, struct bind_job *job)
 	bool any = false;
 
 	for (unsigned int i = 0; i < job->nr_reqs; i++) {
-		if (!job->vm_bos[i])
+		/* A request sharing an earlier one's vm_bo holds no reference.
+		 */
+		if (!job->vm_bos[i] || !job_owns_ref(job, i))
 			continue;
 		any = true;
 		if (gpuvm_bo_put_deferred(job->vm_bos[i]))
@@ -413,11 +422,15 @@ static void install_vm_bos(struct gpuvm *vm, struct bind_job *job)
 
 		if (!obj)
 			continue;
-		gpuvm_gem_get(obj);
-		if (src != BIND_VM_BO_NEW && src != BIND_VM_BO_FOUND) {
-			job->vm_bos[i] = gpuvm_bo_get(job->vm_bos[src - 1]);
+		/*
+		 * One reference on the object and one on its vm_bo per job,
+		 * not per request: fewer atomics on lines the run path uses.
+		 */
+		if (!job_owns_ref(job, i)) {
+			job->vm_bos[i] = job->vm_bos[src - 1];
 			continue;
 		}
+		gpuvm_gem_get(obj);
 		if (src == BIND_VM_BO_NEW)
 			job->vm_bos[i] =
 				gpuvm_bo_obtain_prealloc(job->vm_bos[i]);
@@ -577,7 +590,8 @@ static void cleanup_job(struct bind_job *job, struct bind_counters *cnt)
 	for (unsigned int i = 0; i < job->nr_in; i++)
 		gpuvm_fence_put(job->deps[i].fence);
 	for (unsigned int i = 0; i < job->nr_reqs; i++)
-		gpuvm_gem_put(job->reqs[i].obj);
+		if (job_owns_ref(job, i))
+			gpuvm_gem_put(job->reqs[i].obj);
 	gpuvm_fence_put(job->fence);
 	job_free(job);
 	job_idle(bvm);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "queue/queue_internal.h"
+#include "vm/vm_internal.h"
 
 /*
  * The run path: everything here executes inside a fence-signalling section
@@ -151,20 +152,12 @@ static int pt_unmap(struct bind_run *run, uint64_t addr, uint64_t range,
 	return pt_result(run, ret);
 }
 
-/*
- * Unlinks a mapping the tree no longer holds and drops its vm_bo reference
- * deferred. The extra reference around gpuva_unlink_defer() makes the last
- * put one whose result is known, so that zombies are counted exactly.
- */
+/* Unlinks a mapping the tree no longer holds, deferring a last put. */
 static void unlink_old(struct bind_run *run, struct gpuva *va)
 {
-	struct gpuvm_bo *vm_bo = va->vm_bo;
-
-	if (!va->gem.obj || !vm_bo)
+	if (!va->gem.obj || !va->vm_bo)
 		return;
-	gpuvm_bo_get(vm_bo);
-	gpuva_unlink_defer(va);
-	if (gpuvm_bo_put_deferred(vm_bo))
+	if (gpuvm_va_unlink_defer_zombie(va))
 		run->cnt->zombies_created++;
 }
 
@@ -195,15 +188,14 @@ int gpuvm_bind_step_map(struct gpuva_op *op, void *priv)
 	if (run->req->flags & GPUVM_BIND_SPARSE)
 		bva->va.flags |= GPUVA_SPARSE;
 	if (obj) {
-		struct gpuvm_bo *vm_bo = *run->vm_bo;
-
+		/*
+		 * The link takes its own reference; the job's, shared by
+		 * every request of the job on this object, is dropped by
+		 * the cleanup.
+		 */
 		gpuvm_gem_gpuva_lock(obj);
-		gpuva_link(&bva->va, vm_bo);
+		gpuva_link(&bva->va, *run->vm_bo);
 		gpuvm_gem_gpuva_unlock(obj);
-		/* The link holds its own reference: this is never the last. */
-		if (gpuvm_bo_put_deferred(vm_bo))
-			run->cnt->zombies_created++;
-		*run->vm_bo = NULL;
 	}
 	run->cnt->steps_map++;
 	return 0;

@@ -302,6 +302,46 @@ int gpuva_map(struct gpuvm *vm, struct gpuva *va, const struct gpuva_op_map *op)
 	return gpuva_insert(vm, va);
 }
 
+/* Whether @m lies inside @va. */
+static bool piece_inside(const struct gpuva *va, const struct gpuva_op_map *m)
+{
+	uint64_t end = va->va.addr + va->va.range;
+
+	return m->va.range && m->va.addr >= va->va.addr && m->va.addr < end &&
+	       m->va.range <= end - m->va.addr;
+}
+
+/*
+ * gpuva_remap() without the removal: the first piece replaces the old
+ * mapping's tree entry, the second (if any) is inserted. Returns false,
+ * with nothing changed, when that does not apply.
+ */
+static bool remap_in_place(struct gpuvm *vm, struct gpuva *va,
+			   const struct gpuva_op_remap *op, struct gpuva *prev,
+			   struct gpuva *next, int *ret)
+{
+	struct gpuva *first = op->prev ? prev : next;
+	const struct gpuva_op_map *m = op->prev ? op->prev : op->next;
+
+	if (!piece_inside(va, m) ||
+	    (op->prev && op->next &&
+	     (!piece_inside(va, op->next) ||
+	      op->next->va.addr < m->va.addr + m->va.range)))
+		return false;
+	if (gpuvm_va_tree_replace(&vm->tree, va->va.addr, m->va.addr, first))
+		return false;
+	gpuva_init_from_op(first, m);
+	first->vm = vm;
+	/* The entry and its VM reference pass from the old mapping. */
+	*ret = 0;
+	if (op->prev && op->next) {
+		gpuva_init_from_op(next, op->next);
+		*ret = gpuva_insert(vm, next);
+	}
+	GPUVM_PARANOID_CHECK(vm);
+	return true;
+}
+
 int gpuva_remap(struct gpuva *prev, struct gpuva *next,
 		const struct gpuva_op_remap *op)
 {
@@ -318,6 +358,14 @@ int gpuva_remap(struct gpuva *prev, struct gpuva *next,
 	ret = gpuvm_va_tree_prealloc(
 		&vm->tree, pieces * gpuvm_va_tree_insert_cost(&vm->tree));
 	if (ret)
+		return ret;
+
+	/*
+	 * The piece that starts first takes the old mapping's entry in
+	 * place, one descent instead of a removal and an insert, when it lies
+	 * inside the old mapping (always so for ops the walk made).
+	 */
+	if (pieces && remap_in_place(vm, va, op, prev, next, &ret))
 		return ret;
 
 	/* The old mapping's reference may be the last one; hold the VM. */

@@ -662,13 +662,18 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 
 void gpuva_unlink_defer(struct gpuva *va)
 {
+	(void)gpuvm_va_unlink_defer_zombie(va);
+}
+
+bool gpuvm_va_unlink_defer_zombie(struct gpuva *va)
+{
 	struct gpuvm_gem *obj = va->gem.obj;
 	struct gpuvm_bo *vm_bo = va->vm_bo;
 	struct gpuvm *vm;
 	bool zombie;
 
 	if (!obj)
-		return;
+		return false;
 #ifdef GPUVM_CHECKS
 	if (gpuvm_unlikely(!vm_bo))
 		gpuvm_bug("gpuva_unlink_defer(): the mapping at 0x%llx is not "
@@ -677,15 +682,17 @@ void gpuva_unlink_defer(struct gpuva *va)
 #endif
 	vm = vm_bo->vm;
 	if (!require_immediate(vm, "gpuva_unlink_defer()"))
-		return;
+		return false;
 	check_referenced(vm_bo, "gpuva_unlink_defer()");
 	gpuvm_gem_gpuva_lock(obj);
 	gpuvm_list_del_init(&va->gem.entry);
 	zombie = gpuvm_kref_put(&vm_bo->kref, into_zombie);
 	gpuvm_gem_gpuva_unlock(obj);
 	va->vm_bo = NULL;
+	/* Once queued, a cleanup elsewhere may free it: decide before. */
 	if (zombie)
 		defer_zombie(vm, vm_bo);
+	return zombie;
 }
 
 void gpuvm_bo_deferred_cleanup(struct gpuvm *vm)

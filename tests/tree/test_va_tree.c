@@ -246,6 +246,80 @@ static void test_stash(void **state)
 	assert_int_equal(live_allocs(), base);
 }
 
+/*
+ * In-place replacement: an entry may take any key from its own up to below
+ * its successor unless that crosses the separator bounding its leaf; then
+ * the call refuses and changes nothing. Either way the tree stays valid and
+ * every lookup agrees.
+ */
+static void test_replace(void **state)
+{
+	struct gpuvm_va_tree t;
+	uint64_t base = live_allocs();
+	unsigned int moved = 0, refused = 0;
+
+	(void)state;
+	gpuvm_va_tree_init(&t);
+	assert_int_equal(gpuvm_va_tree_replace(&t, 0, 0, NULL), -ENOENT);
+	for (uint64_t k = 0; k < 3000; k++)
+		assert_int_equal(gpuvm_va_tree_insert(&t, k * 16, val_of(k)),
+				 0);
+	/* Randomly removed keys leave separators the leaves no longer reach. */
+	for (uint64_t k = 0; k < 3000; k += 7)
+		assert_non_null(gpuvm_va_tree_remove(&t, k * 16));
+	assert_int_equal(gpuvm_va_tree_replace(&t, 5, 6, NULL), -ENOENT);
+	for (uint64_t k = 1; k < 3000; k++) {
+		uint64_t key = k * 16, next = key + 16;
+		int ret;
+
+		if (k % 7 == 0)
+			continue;
+		if ((k + 1) % 7 == 0)
+			next += 16;
+		if (k + 1 == 3000)
+			next = UINT64_MAX;
+		/* Never below the old key, never at or past the successor. */
+		assert_int_equal(
+			gpuvm_va_tree_replace(&t, key, key - 1, val_of(k)),
+			-ERANGE);
+		if (next != UINT64_MAX)
+			assert_int_equal(
+				gpuvm_va_tree_replace(&t, key, next, val_of(k)),
+				-ERANGE);
+		/* Same key, new value: always in place. */
+		assert_int_equal(
+			gpuvm_va_tree_replace(&t, key, key, val_of(k + 5000)),
+			0);
+		assert_ptr_equal(gpuvm_va_tree_lookup(&t, key),
+				 val_of(k + 5000));
+		ret = gpuvm_va_tree_replace(&t, key, next - 1, val_of(k));
+		if (ret == 0) {
+			moved++;
+			assert_null(gpuvm_va_tree_lookup(&t, key));
+			assert_ptr_equal(gpuvm_va_tree_lookup(&t, next - 1),
+					 val_of(k));
+			/* Back where it was, to keep the pattern. */
+			assert_int_equal(gpuvm_va_tree_remove(&t, next - 1),
+					 val_of(k));
+			assert_int_equal(
+				gpuvm_va_tree_insert(&t, key, val_of(k)), 0);
+		} else {
+			assert_int_equal(ret, -ERANGE);
+			refused++;
+			assert_ptr_equal(gpuvm_va_tree_lookup(&t, key),
+					 val_of(k + 5000));
+			assert_int_equal(
+				gpuvm_va_tree_replace(&t, key, key, val_of(k)),
+				0);
+		}
+	}
+	check_tree(&t);
+	assert_true(moved > 0);
+	assert_true(refused > 0);
+	gpuvm_va_tree_fini(&t);
+	assert_int_equal(live_allocs(), base);
+}
+
 /* Unit tests. */
 
 static void test_empty(void **state)
@@ -1351,6 +1425,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_insert_lookup_remove),
 		cmocka_unit_test(test_insert_range),
 		cmocka_unit_test(test_stash),
+		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_seek),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_cursor_valid),
