@@ -1404,8 +1404,13 @@ static void test_pools(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(gpuvm_bind_submit_wait(q, r, 2, NULL, 0), 0);
 		qt_model_apply_all(&m, r, 2);
+		/*
+		 * The output fence signals before the cleanup: without the
+		 * flush, the next submit could find the context still busy
+		 * and the two jobs would share one busy period (and peak).
+		 */
+		gpuvm_bind_queue_flush(q);
 	}
-	gpuvm_bind_queue_flush(q);
 	live1 = tu_live_allocs();
 
 	/* A warm submit allocates the job and its fence, nothing else. */
