@@ -78,14 +78,17 @@
  * peak and frees the rest, and gpuvm_bind_vm_trim() frees everything
  * beyond what jobs in flight reserved.
  *
- * Why the worker cleans up: it is the first context after the run that
- * may free and take reservations, it gives a job's memory back as soon as
- * the job is done (no backlog waiting for the next submit), and it keeps
- * submit's cost independent of how much earlier jobs removed. The price: a
- * user's object free callback (run by the last object reference, which the
- * cleanup may drop) runs on the worker; and in a GPUVM_RESV_PROTECTED VM the
- * cleanup takes the VM's reservation, so nobody may wait on a later job of the
- * same queue while holding that reservation.
+ * Who cleans up, and why: the worker is the first context after the run
+ * that may free and take reservations, so an idle queue gives a job's
+ * memory back at once; but a busy worker is the queue's bottleneck, and a
+ * cleanup done by the submitting thread runs beside the next run path
+ * instead of before it. Cleanups never wait for a submit that may not
+ * come, since the worker takes them back whenever it would otherwise
+ * wait. The price: a user's object free callback (run by the last object
+ * reference, which a cleanup may drop) runs on the worker or in
+ * gpuvm_bind_submit(); and in a GPUVM_RESV_PROTECTED VM a cleanup takes
+ * the VM's reservation, so nobody may wait on a later job of the same
+ * queue while holding it, and submit must not be called holding it.
  *
  * Cancelled jobs (gpuvm_bind_queue_destroy() with GPUVM_BIND_QUEUE_CANCEL)
  * skip step 3: their output fence signals with -ECANCELED, and step 4
@@ -111,8 +114,8 @@
  * |                          | other queues' run paths | section: tree     |
  * |                          | (serialised by the tree | lock, gpuva       |
  * |                          | lock)                   | mutexes, no alloc |
- * | cleanup (worker)         | everything              | may free, takes   |
- * |                          |                         | the VM resv if    |
+ * | cleanup (worker or       | everything              | may free, takes   |
+ * | submit)                  |                         | the VM resv if    |
  * |                          |                         | RESV_PROTECTED    |
  * | gpuvm_bind_wait,         | everything              | waits; not in a   |
  * | gpuvm_bind_queue_flush,  |                         | section           |
@@ -657,10 +660,13 @@ gpuvm_bind_queue_destroy(struct gpuvm_bind_queue *q,
  * destroyed in cancel mode first, or with the error of a run-path step
  * that failed (counted in run_errors; the job's earlier steps stand).
  *
+ * Submit first cleans up the queue's jobs that ran while the worker had
+ * more to do (see "DOC: Bind queues"), so it may drop last object
+ * references and run their free callbacks.
+ *
  * Context: may allocate and block; not in a fence-signalling section, not
- * holding the tree lock, nor the VM's reservation if the VM is
- * GPUVM_RESV_PROTECTED and maps an external object. Not after
- * gpuvm_bind_queue_destroy() started.
+ * holding the tree lock, nor, if the VM is GPUVM_RESV_PROTECTED, the VM's
+ * reservation. Not after gpuvm_bind_queue_destroy() started.
  *
  * Return: 0; -EINVAL for a bad argument or request (nothing queued):
  * unknown op or flags, empty or overflowing range, outside the VM,

@@ -113,6 +113,8 @@ struct gpuvm_bind_queue {
 	pthread_cond_t work;
 	pthread_cond_t idle;
 	struct gpuvm_list_head jobs;
+	struct gpuvm_list_head done; /* run, waiting for their cleanup */
+	atomic_uint nr_done;	     /* a hint for submit, see clean_done() */
 	uint64_t next_seqno;
 	uint64_t cleaned;
 	bool stop;
