@@ -378,6 +378,8 @@ typedef int (*gpuvm_pt_walk_fn)(uint64_t va, uint64_t size, uint64_t pa,
  *                 stay in the pool
  * @trim_stash: move the spare tables beyond the floor plus @keep into
  *              @stash (optional; gpuvm_pt_trim_stash() needs it)
+ * @prefetch: start loading what operations on @addrs will read (optional;
+ *            a hint that changes nothing)
  *
  * The gpuvm_pt_*() wrappers validate arguments before calling these: the
  * ranges are page-aligned, non-empty and inside the VA space, the flags are
@@ -418,6 +420,8 @@ struct gpuvm_pt_ops {
 			      struct gpuvm_pt_stash *stash);
 	void (*trim_stash)(struct gpuvm_pt *pt, size_t keep,
 			   struct gpuvm_pt_stash *stash);
+	void (*prefetch)(const struct gpuvm_pt *pt, const uint64_t *addrs,
+			 size_t n);
 };
 
 /**
@@ -745,6 +749,23 @@ GPUVM_EXPORT int gpuvm_pt_release_stash(struct gpuvm_pt *pt,
  */
 GPUVM_EXPORT int gpuvm_pt_trim_stash(struct gpuvm_pt *pt, size_t keep,
 				     struct gpuvm_pt_stash *stash);
+
+/**
+ * gpuvm_pt_prefetch() - warm the caches for operations on a batch of
+ *                       addresses
+ * @pt: the page table
+ * @addrs: the addresses about to be mapped, unmapped or translated
+ * @n: how many
+ *
+ * A hint: the backend starts loading the table entries each address will
+ * read, all at once, so that the misses of a batch overlap. Changes
+ * nothing; a no-op for backends without it.
+ *
+ * Context: serialised with the calls that change @pt (it reads the
+ * tables); never allocates.
+ */
+GPUVM_EXPORT void gpuvm_pt_prefetch(const struct gpuvm_pt *pt,
+				    const uint64_t *addrs, size_t n);
 
 /**
  * gpuvm_pt_translate() - translate one virtual address, as the GPU would

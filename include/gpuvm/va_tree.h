@@ -151,6 +151,24 @@ GPUVM_EXPORT void *gpuvm_va_tree_remove(struct gpuvm_va_tree *tree,
 					uint64_t key);
 
 /**
+ * gpuvm_va_tree_prefetch() - warm the caches for a batch of lookups
+ * @tree: the tree
+ * @keys: the keys about to be looked up (or inserted, or removed)
+ * @n: how many
+ *
+ * Descends for all keys level by level, prefetching each node and, at the
+ * leaves, the values at and after each key, so that the cache misses of a
+ * batch overlap instead of queueing one behind the other. Changes nothing
+ * and has no effect on results; a tree too large for the caches is where
+ * it pays.
+ *
+ * Context: as a lookup (the caller's serialisation of @tree); never
+ * allocates.
+ */
+GPUVM_EXPORT void gpuvm_va_tree_prefetch(const struct gpuvm_va_tree *tree,
+					 const uint64_t *keys, size_t n);
+
+/**
  * gpuvm_va_tree_replace() - give an entry a new key and value in place
  * @tree: the tree
  * @key: the entry's key

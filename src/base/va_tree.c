@@ -154,6 +154,15 @@ static inline unsigned int count_lt(const uint64_t *keys, unsigned int n,
  * node would take one dependent miss per cache line it probes; asking for all
  * of the node's lines at once turns that into about one miss per level.
  */
+static inline void prefetch_value(const void *v)
+{
+#if defined(__GNUC__)
+	__builtin_prefetch(v);
+#else
+	(void)v;
+#endif
+}
+
 static inline void prefetch_node(const struct gpuvm_va_tree_node *n)
 {
 #if defined(__GNUC__)
@@ -954,6 +963,46 @@ void *gpuvm_va_tree_lookup(const struct gpuvm_va_tree *tree, uint64_t key)
 	if (pos < leaf->nr && leaf->l.keys[pos] == key)
 		return leaf->l.vals[pos];
 	return NULL;
+}
+
+void gpuvm_va_tree_prefetch(const struct gpuvm_va_tree *tree,
+			    const uint64_t *keys, size_t n)
+{
+	enum { BATCH = 16 };
+
+	if (!tree->root || tree->height < 2)
+		return;
+	for (size_t base = 0; base < n; base += BATCH) {
+		const struct gpuvm_va_tree_node *cur[BATCH];
+		size_t m = n - base < BATCH ? n - base : BATCH;
+
+		for (size_t i = 0; i < m; i++)
+			cur[i] = tree->root;
+		/*
+		 * Level by level across the batch: the misses of one level
+		 * are all in flight together instead of one after another.
+		 */
+		for (unsigned int d = 0; d + 1 < tree->height; d++) {
+			for (size_t i = 0; i < m; i++) {
+				const struct gpuvm_va_tree_node *c = cur[i];
+				unsigned int j = count_le(c->i.keys, c->nr - 1,
+							  keys[base + i]);
+
+				cur[i] = c->i.child[j];
+				prefetch_node(cur[i]);
+			}
+		}
+		/* The values the lookups will read: the entry at or below. */
+		for (size_t i = 0; i < m; i++) {
+			unsigned int j = count_le(cur[i]->l.keys, cur[i]->nr,
+						  keys[base + i]);
+
+			if (j)
+				prefetch_value(cur[i]->l.vals[j - 1]);
+			if (j < cur[i]->nr)
+				prefetch_value(cur[i]->l.vals[j]);
+		}
+	}
 }
 
 int gpuvm_va_tree_replace(struct gpuvm_va_tree *tree, uint64_t key,

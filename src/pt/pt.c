@@ -243,6 +243,13 @@ int gpuvm_pt_trim_stash(struct gpuvm_pt *pt, size_t keep,
 	return 0;
 }
 
+void gpuvm_pt_prefetch(const struct gpuvm_pt *pt, const uint64_t *addrs,
+		       size_t n)
+{
+	if (pt->ops->prefetch && n)
+		pt->ops->prefetch(pt, addrs, n);
+}
+
 int gpuvm_pt_translate(const struct gpuvm_pt *pt, uint64_t va, uint64_t *pa,
 		       uint64_t *page_size, unsigned int *flags)
 {

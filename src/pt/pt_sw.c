@@ -1012,6 +1012,49 @@ static int sw_translate(const struct gpuvm_pt *pt, uint64_t va, uint64_t *pa,
 	}
 }
 
+static inline void prefetch_entry(const uint64_t *e)
+{
+#if defined(__GNUC__)
+	__builtin_prefetch(e);
+#else
+	(void)e;
+#endif
+}
+
+/*
+ * Level by level across the batch, as gpuvm_va_tree_prefetch() does: the
+ * entry each address will read at every level, all misses in flight
+ * together.
+ */
+static void sw_prefetch(const struct gpuvm_pt *pt, const uint64_t *addrs,
+			size_t n)
+{
+	enum { BATCH = 32 };
+	const struct sw_pt *p = to_sw_const(pt);
+
+	for (size_t base = 0; base < n; base += BATCH) {
+		const struct sw_table *t[BATCH];
+		size_t m = n - base < BATCH ? n - base : BATCH;
+
+		for (size_t i = 0; i < m; i++)
+			t[i] = p->root;
+		for (unsigned int level = p->root_level; level > 0; level--) {
+			for (size_t i = 0; i < m; i++) {
+				uint64_t e;
+
+				if (!t[i])
+					continue;
+				e = t[i]->e[level_index(addrs[base + i],
+							level)];
+				t[i] = ent_is_table(e) ? ent_table(e) : NULL;
+				if (t[i])
+					prefetch_entry(&t[i]->e[level_index(
+						addrs[base + i], level - 1)]);
+			}
+		}
+	}
+}
+
 /* Statistics and checks. */
 
 static void sw_get_stats(const struct gpuvm_pt *pt,
@@ -1256,6 +1299,7 @@ static const struct gpuvm_pt_ops sw_ops = {
 	.reserve_stash = sw_reserve_stash,
 	.release_stash = sw_release_stash,
 	.trim_stash = sw_trim_stash,
+	.prefetch = sw_prefetch,
 };
 
 int gpuvm_pt_sw_create(unsigned int va_bits, size_t max_tables,

@@ -296,6 +296,26 @@ static void pt_delta(struct bind_counters *cnt,
 	cnt->pt_entries_kept += after->kept_entries - before->kept_entries;
 }
 
+/*
+ * A job's requests land all over a large tree: start the cache misses of
+ * the next batch of lookups together, ahead of the requests that need
+ * them.
+ */
+#define PREFETCH_BATCH 32
+
+static void prefetch_reqs(struct gpuvm_bind_vm *bvm, const struct bind_job *job,
+			  unsigned int from)
+{
+	uint64_t keys[PREFETCH_BATCH];
+	unsigned int n = 0;
+
+	for (unsigned int i = from; i < job->nr_reqs && n < PREFETCH_BATCH; i++)
+		keys[n++] = job->reqs[i].addr;
+	gpuvm_va_tree_prefetch(&bvm->vm->tree, keys, n);
+	if (bvm->pt)
+		gpuvm_pt_prefetch(bvm->pt, keys, n);
+}
+
 int gpuvm_q_apply_job(struct bind_job *job, struct bind_counters *cnt)
 {
 	struct gpuvm_bind_vm *bvm = job->q->bvm;
@@ -316,6 +336,8 @@ int gpuvm_q_apply_job(struct bind_job *job, struct bind_counters *cnt)
 	for (unsigned int i = 0; i < job->nr_reqs; i++) {
 		const struct gpuvm_bind_req *req = &job->reqs[i];
 
+		if (i % PREFETCH_BATCH == 0)
+			prefetch_reqs(bvm, job, i);
 		run.req = req;
 		run.vm_bo = &job->vm_bos[i];
 		if (req->op == GPUVM_BIND_OP_MAP) {

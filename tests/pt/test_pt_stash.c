@@ -597,6 +597,8 @@ static void test_unsupported(void **state)
 	r0 = r;
 	assert_int_equal(gpuvm_pt_release_stash(&pt, &r, &s), -EOPNOTSUPP);
 	assert_int_equal(gpuvm_pt_trim_stash(&pt, 0, &s), -EOPNOTSUPP);
+	/* A backend without prefetching: the hint is a no-op. */
+	gpuvm_pt_prefetch(&pt, (const uint64_t[]){ 0, SZ_4K }, 2);
 	assert_memory_equal(&r, &r0, sizeof(r));
 	gpuvm_pt_release(&pt, &r);
 	assert_null(r.pt);

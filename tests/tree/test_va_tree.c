@@ -320,6 +320,35 @@ static void test_replace(void **state)
 	assert_int_equal(live_allocs(), base);
 }
 
+/* Prefetching is a hint: it changes nothing, whatever the keys. */
+static void test_prefetch(void **state)
+{
+	struct gpuvm_va_tree t;
+	uint64_t keys[100];
+	uint64_t rs = rng_for(17), seq;
+
+	(void)state;
+	gpuvm_va_tree_init(&t);
+	keys[0] = 5;
+	gpuvm_va_tree_prefetch(&t, keys, 1);
+	assert_int_equal(gpuvm_va_tree_insert(&t, 16, val_of(1)), 0);
+	gpuvm_va_tree_prefetch(&t, keys, 1);
+	for (uint64_t k = 2; k < 20000; k++)
+		assert_int_equal(gpuvm_va_tree_insert(&t, k * 16, val_of(k)),
+				 0);
+	for (unsigned int i = 0; i < 100; i++)
+		keys[i] = rnd(&rs, 20000 * 16 + 64);
+	keys[0] = 0;
+	keys[1] = UINT64_MAX;
+	seq = t.seq;
+	gpuvm_va_tree_prefetch(&t, keys, 100);
+	gpuvm_va_tree_prefetch(&t, keys, 0);
+	assert_int_equal(t.seq, seq);
+	assert_int_equal(t.count, 19999);
+	check_tree(&t);
+	gpuvm_va_tree_fini(&t);
+}
+
 /* Unit tests. */
 
 static void test_empty(void **state)
@@ -1426,6 +1455,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_insert_range),
 		cmocka_unit_test(test_stash),
 		cmocka_unit_test(test_replace),
+		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_seek),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_cursor_valid),
