@@ -16,6 +16,16 @@
  * allocator.
  */
 
+/* A hint that @p will be written soon. */
+static inline void prefetch_w(const void *p)
+{
+#if defined(__GNUC__)
+	__builtin_prefetch(p, 1);
+#else
+	(void)p;
+#endif
+}
+
 static struct bind_run *run_of(void *priv)
 {
 	struct bind_run *run = priv;
@@ -159,14 +169,10 @@ static int pt_unmap(struct bind_run *run, uint64_t addr, uint64_t range,
  */
 static inline void prefetch_unlink(const struct gpuva *va)
 {
-#if defined(__GNUC__)
 	if (va->vm_bo) {
-		__builtin_prefetch(va->gem.entry.next, 1);
-		__builtin_prefetch(va->gem.entry.prev, 1);
+		prefetch_w(va->gem.entry.next);
+		prefetch_w(va->gem.entry.prev);
 	}
-#else
-	(void)va;
-#endif
 }
 
 /* Unlinks a mapping the tree no longer holds, deferring a last put. */
@@ -328,8 +334,17 @@ static void prefetch_reqs(struct gpuvm_bind_vm *bvm, const struct bind_job *job,
 	uint64_t keys[PREFETCH_BATCH];
 	unsigned int n = 0;
 
-	for (unsigned int i = from; i < job->nr_reqs && n < PREFETCH_BATCH; i++)
+	for (unsigned int i = from; i < job->nr_reqs && n < PREFETCH_BATCH;
+	     i++) {
+		const struct gpuvm_gem *obj = job->reqs[i].obj;
+
 		keys[n++] = job->reqs[i].addr;
+		/* A map links to the object's list under its gpuva mutex. */
+		if (obj) {
+			prefetch_w(&obj->gpuva);
+			prefetch_w(job->vm_bos[i]);
+		}
+	}
 	gpuvm_va_tree_prefetch(&bvm->vm->tree, keys, n);
 	if (bvm->pt)
 		gpuvm_pt_prefetch(bvm->pt, keys, n);
