@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "common.h"
 
 #ifndef GPUVM_BENCH_BUILDTYPE
 #define GPUVM_BENCH_BUILDTYPE "unknown"
@@ -122,13 +122,6 @@ struct run {
 	struct bench_mem mem_build;
 	struct bench_mem mem_after;
 	struct op_stat op[NR_OPS];
-};
-
-struct machine {
-	char cpu[128];
-	long nproc;
-	char kernel[3 * sizeof(((struct utsname *)0)->release) + 4];
-	char date[32];
 };
 
 static void usage(FILE *f)
@@ -307,19 +300,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->nops = nops > 0 ? (size_t)nops : (o->quick ? 10000 : 50000);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
 /* The median cost of one clock read, subtracted from every interval. */
 static void calibrate_clock(void)
 {
@@ -332,53 +312,7 @@ static void calibrate_clock(void)
 
 		d[i] = (double)(t1 - t0);
 	}
-	bench_clock_overhead = (uint64_t)median(d, N);
-}
-
-static void read_machine(struct machine *m)
-{
-	struct utsname u;
-	char line[512];
-	FILE *f;
-	time_t now = time(NULL);
-	struct tm tm;
-
-	snprintf(m->cpu, sizeof(m->cpu), "unknown");
-	f = fopen("/proc/cpuinfo", "r");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *colon = strchr(line, ':');
-
-			if (!colon || strncmp(line, "model name", 10))
-				continue;
-			colon++;
-			while (*colon == ' ' || *colon == '\t')
-				colon++;
-			colon[strcspn(colon, "\n")] = '\0';
-			snprintf(m->cpu, sizeof(m->cpu), "%s", colon);
-			break;
-		}
-		fclose(f);
-	}
-	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
-	if (!uname(&u))
-		snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname,
-			 u.release, u.machine);
-	else
-		snprintf(m->kernel, sizeof(m->kernel), "unknown");
-	gmtime_r(&now, &tm);
-	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static const char *compiler_name(void)
-{
-#if defined(__clang__)
-	return "clang";
-#elif defined(__GNUC__)
-	return "gcc";
-#else
-	return "cc";
-#endif
+	bench_clock_overhead = (uint64_t)bench_median(d, N);
 }
 
 static uint64_t lib_total_allocs(void)
@@ -504,10 +438,11 @@ static void run_loop(struct bench_state *st, struct run *run,
 
 			if (!nr[op][impl] || !tot_ops[op][impl])
 				bench_die("%s: no samples", op_names[op]);
-			s->med[impl] = median(SAMPLES(op, impl), nr[op][impl]);
+			s->med[impl] =
+				bench_median(SAMPLES(op, impl), nr[op][impl]);
 			s->mean[impl] = (double)tot_ns[op][impl] /
 					(double)tot_ops[op][impl];
-			qsort(v, o->reps, sizeof(*v), cmp_double);
+			bench_sort_doubles(v, o->reps);
 			s->min[impl] = v[0];
 			s->max[impl] = v[o->reps - 1];
 			s->nr_samples = nr[op][impl];
@@ -807,7 +742,7 @@ static void json_mem(FILE *f, const struct bench_mem *m)
 }
 
 static void write_json(FILE *f, const struct options *o,
-		       const struct machine *m, const struct run *runs,
+		       const struct bench_machine *m, const struct run *runs,
 		       size_t nr, const struct target *t)
 {
 	size_t i;
@@ -822,7 +757,7 @@ static void write_json(FILE *f, const struct options *o,
 	fprintf(f, ", \"nproc\": %ld, \"kernel\": ", m->nproc);
 	json_string(f, m->kernel);
 	fputs(", \"compiler\": ", f);
-	json_string(f, compiler_name());
+	json_string(f, bench_compiler_name());
 	fputs(", \"compiler_version\": ", f);
 	json_string(f, __VERSION__);
 	fputs(", \"build_type\": ", f);
@@ -938,13 +873,13 @@ static void write_json(FILE *f, const struct options *o,
 	fputs("\n  ]\n}\n", f);
 }
 
-static void print_header(const struct options *o, const struct machine *m)
+static void print_header(const struct options *o, const struct bench_machine *m)
 {
 	unsigned int op;
 
 	printf("gpuvm-bench %s: %s build, %s %s, %s, %ld CPUs\n",
-	       GPUVM_BENCH_VERSION, GPUVM_BENCH_BUILDTYPE, compiler_name(),
-	       __VERSION__, m->cpu, m->nproc);
+	       GPUVM_BENCH_VERSION, GPUVM_BENCH_BUILDTYPE,
+	       bench_compiler_name(), __VERSION__, m->cpu, m->nproc);
 	printf("seed %llu, %u repetitions of %zu requests per figure, clock "
 	       "overhead %llu ns (subtracted)\n",
 	       (unsigned long long)o->seed, o->reps, o->nops,
@@ -983,7 +918,7 @@ static void print_header(const struct options *o, const struct machine *m)
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct machine m;
+	struct bench_machine m;
 	struct run *runs;
 	struct target targets[NR_TARGETS];
 	size_t nr = 0, i;
@@ -1000,7 +935,7 @@ int main(int argc, char **argv)
 	if (!getenv("G_SLICE") && !setenv("G_SLICE", "always-malloc", 1))
 		execv("/proc/self/exe", argv);
 	parse_options(&o, argc, argv);
-	read_machine(&m);
+	bench_read_machine(&m);
 	calibrate_clock();
 	warn0 = gpuvm_warn_count();
 	print_header(&o, &m);

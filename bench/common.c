@@ -70,13 +70,15 @@ const char *bench_compiler(void)
 #endif
 }
 
-uint64_t bench_now_ns(void)
+const char *bench_compiler_name(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) +
-	       (uint64_t)ts.tv_nsec;
+#if defined(__clang__)
+	return "clang";
+#elif defined(__GNUC__)
+	return "gcc";
+#else
+	return "cc";
+#endif
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -86,10 +88,25 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void bench_sort_doubles(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+}
+
 double bench_median(double *v, size_t n)
 {
 	if (!n)
 		return 0.0;
-	qsort(v, n, sizeof(*v), cmp_double);
+	bench_sort_doubles(v, n);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double bench_quantile(const double *v, size_t n, double q)
+{
+	size_t i;
+
+	if (!n)
+		return 0.0;
+	i = (size_t)(q * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
 }

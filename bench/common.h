@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * What every benchmark program prints about the machine it ran on, and the
@@ -38,10 +39,40 @@ void bench_read_loadavg(char *buf, size_t len);
 /* The compiler that built the benchmark: "gcc 12.2.0", "clang 14.0.6". */
 const char *bench_compiler(void);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t bench_now_ns(void);
+/*
+ * The compiler's family alone: "gcc", "clang" or "cc", for output that
+ * gives the version (__VERSION__) in a field of its own.
+ */
+const char *bench_compiler_name(void);
 
-/* The median of @n doubles (sorts @v). */
+/*
+ * CLOCK_MONOTONIC in nanoseconds. Inline because the benchmarks read it at
+ * both ends of short timed intervals: a call into another file would add
+ * its own cost to every interval.
+ */
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) +
+	       (uint64_t)ts.tv_nsec;
+}
+
+/* Sorts @n doubles into ascending order. */
+void bench_sort_doubles(double *v, size_t n);
+
+/*
+ * The median of @n doubles (sorts @v); for an even @n the mean of the two
+ * middle values, 0 for none.
+ */
 double bench_median(double *v, size_t n);
+
+/*
+ * The @q quantile (0..1) of @n doubles already sorted, by nearest rank: no
+ * interpolation, so the result is one of the samples. @q = 0.5 gives
+ * v[n / 2], the upper of the two middle values for an even @n. 0 for none.
+ */
+double bench_quantile(const double *v, size_t n, double q);
 
 #endif /* GPUVM_BENCH_COMMON_H */

@@ -64,6 +64,8 @@
 
 #include <gpuvm/gpuvm.h>
 
+#include "common.h"
+
 #ifndef GPUVM_BENCH_BUILDTYPE
 #define GPUVM_BENCH_BUILDTYPE "unknown"
 #endif
@@ -93,24 +95,9 @@ static const unsigned int batch_sizes[] = { 64, 1024, 65536 };
 /* ------------------------------------------------------------------ */
 /* Clock.                                                               */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -122,7 +109,7 @@ static uint32_t clock_overhead(void)
 	unsigned int i;
 
 	for (i = 0; i < 20001; i++) {
-		uint64_t a = now_ns(), b = now_ns();
+		uint64_t a = bench_now_ns(), b = bench_now_ns();
 
 		d[i] = (uint32_t)(b - a);
 	}
@@ -542,17 +529,17 @@ static void *producer_fn(void *arg)
 	size_t i;
 
 	pthread_barrier_wait(p->start);
-	p->t0 = now_ns();
+	p->t0 = bench_now_ns();
 	if (!p->timed_calls) {
 		for (i = 0; i < p->n; i++)
 			if (!put_deferred(c, p->vb[i]))
 				p->not_zombie++;
 	} else {
 		for (i = 0; i < p->n; i++) {
-			uint64_t a = now_ns(), d;
+			uint64_t a = bench_now_ns(), d;
 			bool z = put_deferred(c, p->vb[i]);
 
-			d = now_ns() - a;
+			d = bench_now_ns() - a;
 			p->samples[i] = d > p->overhead
 						? (uint32_t)(d - p->overhead)
 						: 0;
@@ -560,7 +547,7 @@ static void *producer_fn(void *arg)
 				p->not_zombie++;
 		}
 	}
-	p->t1 = now_ns();
+	p->t1 = bench_now_ns();
 	return NULL;
 }
 
@@ -686,12 +673,6 @@ static uint64_t put_round(struct ctx *c, unsigned int np, bool timed_calls,
 
 #define MAX_ROUNDS 4096
 
-static double median_of(double *v, size_t n)
-{
-	qsort(v, n, sizeof(v[0]), cmp_dbl);
-	return n ? v[n / 2] : 0;
-}
-
 /*
  * The three designs in interleaved rounds (a, b, c, b, c, a, ...), so that
  * whatever else the machine does falls on all three alike; each design's
@@ -723,7 +704,7 @@ static void put_compare(struct put_result *r, bool resv, unsigned int np,
 		r[d].producers = np;
 	}
 
-	t_end = now_ns() + (uint64_t)(seconds * NR_DESIGNS * 1e9);
+	t_end = bench_now_ns() + (uint64_t)(seconds * NR_DESIGNS * 1e9);
 	do {
 		for (j = 0; j < NR_DESIGNS; j++) {
 			k = (rounds + j) % NR_DESIGNS;
@@ -733,12 +714,14 @@ static void put_compare(struct put_result *r, bool resv, unsigned int np,
 					  1e3;
 		}
 		rounds++;
-	} while ((now_ns() < t_end || rounds < 5) && rounds < MAX_ROUNDS);
-	for (d = 0; d < NR_DESIGNS; d++)
-		r[d].mput_s = median_of(tput[d], rounds);
+	} while ((bench_now_ns() < t_end || rounds < 5) && rounds < MAX_ROUNDS);
+	for (d = 0; d < NR_DESIGNS; d++) {
+		bench_sort_doubles(tput[d], rounds);
+		r[d].mput_s = bench_quantile(tput[d], rounds, 0.5);
+	}
 
 	rounds = 0;
-	t_end = now_ns() + (uint64_t)(seconds * NR_DESIGNS * 1e9);
+	t_end = bench_now_ns() + (uint64_t)(seconds * NR_DESIGNS * 1e9);
 	do {
 		for (j = 0; j < NR_DESIGNS; j++) {
 			k = (rounds + j) % NR_DESIGNS;
@@ -747,7 +730,7 @@ static void put_compare(struct put_result *r, bool resv, unsigned int np,
 			ns[k] += per_round;
 		}
 		rounds++;
-	} while ((now_ns() < t_end || rounds < 3) &&
+	} while ((bench_now_ns() < t_end || rounds < 3) &&
 		 ns[0] + per_round <= MAX_SAMPLES);
 	for (d = 0; d < NR_DESIGNS; d++) {
 		uint32_t *v = samples[d];
@@ -795,9 +778,9 @@ static double drain_once(struct ctx *c, unsigned int n, uint64_t *rng,
 		}
 	atomic_store(&resv_locks, 0);
 	atomic_store(&watched_resv, gpuvm_vm_resv(&c->vm));
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	got = drain(c);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	atomic_store(&watched_resv, NULL);
 	if (got != n) {
 		fprintf(stderr, "drained %zu of %u\n", got, n);
@@ -824,7 +807,7 @@ static void drain_compare(struct drain_result *r, bool resv, unsigned int n,
 			exit(1);
 		ctx_init(c[d], resv, (enum design)d);
 	}
-	t_end = now_ns() + (uint64_t)(seconds * NR_DESIGNS * 1e9);
+	t_end = bench_now_ns() + (uint64_t)(seconds * NR_DESIGNS * 1e9);
 	do {
 		for (j = 0; j < NR_DESIGNS; j++) {
 			k = (reps + j) % NR_DESIGNS;
@@ -832,13 +815,14 @@ static void drain_compare(struct drain_result *r, bool resv, unsigned int n,
 				drain_once(c[k], n, &rng, &locks[k]);
 		}
 		reps++;
-	} while ((now_ns() < t_end || reps < 5) && reps < MAX_ROUNDS);
+	} while ((bench_now_ns() < t_end || reps < 5) && reps < MAX_ROUNDS);
 	for (d = 0; d < NR_DESIGNS; d++) {
 		memset(&r[d], 0, sizeof(r[d]));
 		r[d].resv = resv;
 		r[d].design = (enum design)d;
 		r[d].batch = n;
-		r[d].ns_per_node = median_of(per_node[d], reps);
+		bench_sort_doubles(per_node[d], reps);
+		r[d].ns_per_node = bench_quantile(per_node[d], reps, 0.5);
 		r[d].locks_per_batch = (double)locks[d] / reps;
 		r[d].reps = reps;
 		ctx_fini(c[d]);

@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__)
@@ -46,6 +45,8 @@
 
 #include <gpuvm/list.h>
 #include <gpuvm/llist.h>
+
+#include "common.h"
 
 #ifndef LLIST_BENCH_VERSION
 #define LLIST_BENCH_VERSION "unknown"
@@ -127,14 +128,6 @@ static double ns_per_tick = 1.0;
 static uint64_t clk_overhead; /* ticks, median of an empty interval */
 static double clk_step_ns;    /* smallest non-zero step between reads */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * An interval is ticks_end() - ticks_begin(). With the TSC, the fences keep
  * the work between the two reads from leaking out of the interval: lfence
@@ -153,7 +146,7 @@ static inline uint64_t ticks_begin(void)
 		return t;
 	}
 #endif
-	return mono_ns();
+	return bench_now_ns();
 }
 
 static inline uint64_t ticks_end(void)
@@ -167,7 +160,7 @@ static inline uint64_t ticks_end(void)
 		return t;
 	}
 #endif
-	return mono_ns();
+	return bench_now_ns();
 }
 
 static bool file_has_word(const char *path, const char *prefix,
@@ -221,10 +214,10 @@ static void clock_setup(bool force_mono)
 	    file_has_word("/proc/cpuinfo", "flags", "rdtscp")) {
 		uint64_t m0, m1, t0, t1;
 
-		m0 = mono_ns();
+		m0 = bench_now_ns();
 		t0 = __rdtsc();
 		do
-			m1 = mono_ns();
+			m1 = bench_now_ns();
 		while (m1 - m0 < 50000000u);
 		t1 = __rdtsc();
 		if (t1 > t0) {
@@ -466,9 +459,9 @@ static void *producer_main(void *arg)
 		pthread_barrier_wait(&r->start);
 		if (atomic_load(&r->stop))
 			break;
-		p->t0 = mono_ns();
+		p->t0 = bench_now_ns();
 		producer_phase(p, tag);
-		p->t1 = mono_ns();
+		p->t1 = bench_now_ns();
 		tag += POOL_NODES;
 		pthread_barrier_wait(&r->done);
 	}
@@ -813,13 +806,6 @@ static void *drain_consumer_main(void *arg)
 	return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 struct drain_figure {
 	double median, min;
 	size_t reps;
@@ -876,8 +862,8 @@ static void run_drain(enum design d, size_t n, uint64_t seed, bool quick,
 	pthread_join(prod, NULL);
 	pthread_join(cons, NULL);
 
-	qsort(dr.ns_per_node, dr.reps, sizeof(double), cmp_double);
-	f->median = dr.ns_per_node[dr.reps / 2];
+	bench_sort_doubles(dr.ns_per_node, dr.reps);
+	f->median = bench_quantile(dr.ns_per_node, dr.reps, 0.5);
 	f->min = dr.ns_per_node[0];
 	f->reps = dr.reps;
 
@@ -901,11 +887,8 @@ struct options {
 };
 
 struct machine {
-	char cpu[128];
-	long nproc;
-	char kernel[256];
+	struct bench_machine base;
 	char clocksource[64];
-	char date[32];
 	/*
 	 * The share of all CPUs' time that other processes used, just before
 	 * the run and during it: on a shared machine it says how far to trust
@@ -1065,51 +1048,10 @@ static void read_line(const char *path, char *buf, size_t len)
 
 static void read_machine(struct machine *m)
 {
-	struct utsname u;
-	char line[512];
-	time_t now = time(NULL);
-	struct tm tm;
-	FILE *f;
-
-	snprintf(m->cpu, sizeof(m->cpu), "unknown");
-	f = fopen("/proc/cpuinfo", "r");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *colon = strchr(line, ':');
-
-			if (!colon || strncmp(line, "model name", 10))
-				continue;
-			colon++;
-			while (*colon == ' ' || *colon == '\t')
-				colon++;
-			colon[strcspn(colon, "\n")] = '\0';
-			snprintf(m->cpu, sizeof(m->cpu), "%s", colon);
-			break;
-		}
-		fclose(f);
-	}
-	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
-	if (!uname(&u))
-		snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname,
-			 u.release, u.machine);
-	else
-		snprintf(m->kernel, sizeof(m->kernel), "unknown");
+	bench_read_machine(&m->base);
 	read_line("/sys/devices/system/clocksource/clocksource0/"
 		  "current_clocksource",
 		  m->clocksource, sizeof(m->clocksource));
-	gmtime_r(&now, &tm);
-	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static const char *compiler_name(void)
-{
-#if defined(__clang__)
-	return "clang";
-#elif defined(__GNUC__)
-	return "gcc";
-#else
-	return "cc";
-#endif
 }
 
 struct target {
@@ -1175,10 +1117,10 @@ static void eval_targets(struct results *res)
 static void print_header(const struct options *o, const struct machine *m)
 {
 	printf("gpuvm-llist-bench %s: %s build, %s %s, liburcu %s\n",
-	       LLIST_BENCH_VERSION, LLIST_BENCH_BUILDTYPE, compiler_name(),
-	       __VERSION__, LLIST_BENCH_URCU_VERSION);
-	printf("%s, %ld CPUs, %s, clocksource %s\n", m->cpu, m->nproc,
-	       m->kernel, m->clocksource);
+	       LLIST_BENCH_VERSION, LLIST_BENCH_BUILDTYPE,
+	       bench_compiler_name(), __VERSION__, LLIST_BENCH_URCU_VERSION);
+	printf("%s, %ld CPUs, %s, clocksource %s\n", m->base.cpu, m->base.nproc,
+	       m->base.kernel, m->clocksource);
 	printf("other processes used %.0f%% of the CPUs' time in the second "
 	       "before the run%s\n",
 	       100.0 * m->others_before,
@@ -1296,15 +1238,15 @@ static void write_json(FILE *f, const struct options *o,
 	fputs("{\n  \"program\": \"gpuvm-llist-bench\",\n  \"version\": ", f);
 	json_string(f, LLIST_BENCH_VERSION);
 	fputs(",\n  \"date\": ", f);
-	json_string(f, m->date);
+	json_string(f, m->base.date);
 	fputs(",\n  \"machine\": {\"cpu\": ", f);
-	json_string(f, m->cpu);
-	fprintf(f, ", \"nproc\": %ld, \"kernel\": ", m->nproc);
-	json_string(f, m->kernel);
+	json_string(f, m->base.cpu);
+	fprintf(f, ", \"nproc\": %ld, \"kernel\": ", m->base.nproc);
+	json_string(f, m->base.kernel);
 	fputs(", \"clocksource\": ", f);
 	json_string(f, m->clocksource);
 	fputs(", \"compiler\": ", f);
-	json_string(f, compiler_name());
+	json_string(f, bench_compiler_name());
 	fputs(", \"compiler_version\": ", f);
 	json_string(f, __VERSION__);
 	fputs(", \"build_type\": ", f);
@@ -1432,7 +1374,7 @@ int main(int argc, char **argv)
 			double sorted[100];
 
 			memcpy(sorted, mops[d], o.reps * sizeof(double));
-			qsort(sorted, o.reps, sizeof(double), cmp_double);
+			bench_sort_doubles(sorted, o.reps);
 			for (rep = 0; rep < o.reps; rep++)
 				if (mops[d][rep] == sorted[o.reps / 2])
 					break;

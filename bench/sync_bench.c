@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +47,8 @@
 #include <gpuvm/gem.h>
 #include <gpuvm/mutex.h>
 #include <gpuvm/resv.h>
+
+#include "common.h"
 
 #ifndef SYNC_BENCH_BUILDTYPE
 #define SYNC_BENCH_BUILDTYPE "unknown"
@@ -95,15 +96,6 @@ struct options {
 	const char *json_path;
 };
 
-struct machine {
-	char cpu[128];
-	long nproc;
-	char kernel[3 * sizeof(((struct utsname *)0)->release) + 4];
-	char date[32];
-	char load_start[64];
-	char load_end[64];
-};
-
 static uint64_t clock_overhead;
 static volatile uint64_t sink;
 
@@ -129,15 +121,6 @@ static void *xcalloc(size_t n, size_t size)
 	if (!p)
 		die("out of memory");
 	return p;
-}
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * UINT64_C(1000000000) +
-	       (uint64_t)ts.tv_nsec;
 }
 
 /* Clock overhead is taken off every timed interval once. */
@@ -167,21 +150,6 @@ static uint64_t lib_total_allocs(void)
 }
 
 /* Statistics ------------------------------------------------------------ */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* On a sorted array; nearest rank. */
-static double quantile(const double *v, size_t n, double q)
-{
-	size_t i = (size_t)(q * (double)(n - 1) + 0.5);
-
-	return v[i < n ? i : n - 1];
-}
 
 /*
  * One figure: a sample per timed batch (ns per operation), and the median
@@ -249,8 +217,8 @@ static void series_end_rep(struct series *s)
 		return;
 	tmp = xcalloc(k, sizeof(*tmp));
 	memcpy(tmp, s->v + s->rep_start, k * sizeof(*tmp));
-	qsort(tmp, k, sizeof(*tmp), cmp_double);
-	s->rep_med[s->nr_reps++] = quantile(tmp, k, 0.5);
+	bench_sort_doubles(tmp, k);
+	s->rep_med[s->nr_reps++] = bench_quantile(tmp, k, 0.5);
 	free(tmp);
 }
 
@@ -265,15 +233,14 @@ static void series_summary(const struct series *s, struct summary *out)
 		return;
 	tmp = xcalloc(s->n, sizeof(*tmp));
 	memcpy(tmp, s->v, s->n * sizeof(*tmp));
-	qsort(tmp, s->n, sizeof(*tmp), cmp_double);
+	/* Sorts tmp, which the sum and the percentiles below read. */
+	out->med = bench_median(tmp, s->n);
 	for (i = 0; i < s->n; i++)
 		sum += tmp[i];
 	out->valid = true;
 	out->n = s->n;
-	out->med = s->n % 2 ? tmp[s->n / 2]
-			    : (tmp[s->n / 2 - 1] + tmp[s->n / 2]) / 2.0;
-	out->p10 = quantile(tmp, s->n, 0.10);
-	out->p90 = quantile(tmp, s->n, 0.90);
+	out->p10 = bench_quantile(tmp, s->n, 0.10);
+	out->p90 = bench_quantile(tmp, s->n, 0.90);
 	out->mean = sum / (double)s->n;
 	out->rep_min = out->rep_max = s->nr_reps ? s->rep_med[0] : out->med;
 	for (r = 1; r < s->nr_reps; r++) {
@@ -736,10 +703,10 @@ static void exec_uncontended(struct exec_row *rows, unsigned int n,
 						: &ring;
 				uint64_t a0 = lib_total_allocs(), t0, t1, bo;
 
-				t0 = now_ns();
+				t0 = bench_now_ns();
 				bo = run_batch(r->impl, rg, txns, scratch,
 					       &progress);
-				t1 = now_ns();
+				t1 = bench_now_ns();
 				r->allocs += lib_total_allocs() - a0;
 				r->alloc_txns += txns;
 				series_add(&r->lat, elapsed(t0, t1) / txns);
@@ -855,7 +822,7 @@ static void *worker_main(void *arg)
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	}
 	pthread_barrier_wait(&run->start);
-	w->t_first = now_ns();
+	w->t_first = bench_now_ns();
 	atomic_compare_exchange_strong(&run->deadline, &zero,
 				       w->t_first + run->duration_ns);
 	deadline = atomic_load(&run->deadline);
@@ -870,10 +837,10 @@ static void *worker_main(void *arg)
 		both0 = atomic_load(&run->running);
 		o0 = atomic_load_explicit(&other->progress,
 					  memory_order_relaxed);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		bo = run_batch(run->impl, w->ring, run->txns, w->scratch,
 			       &w->progress);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		o1 = atomic_load_explicit(&other->progress,
 					  memory_order_relaxed);
 		both1 = atomic_load(&run->running);
@@ -1170,14 +1137,14 @@ static double resv_batch(struct resv_state *st, unsigned int phase)
 		gpuvm_resv_lock(resv, NULL);
 		if (gpuvm_resv_reserve_fences(resv, same ? 1 : RESV_BATCH))
 			die("reserve failed");
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (i = 0; i < RESV_BATCH; i++)
 			gpuvm_resv_add_fence(resv, &fp->f[i],
 					     GPUVM_RESV_USAGE_WRITE);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		gpuvm_resv_unlock(resv);
 	} else {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		for (i = 0; i < RESV_BATCH; i++) {
 			gpuvm_resv_lock(resv, NULL);
 			if (gpuvm_resv_reserve_fences(resv, 1))
@@ -1186,7 +1153,7 @@ static double resv_batch(struct resv_state *st, unsigned int phase)
 					     GPUVM_RESV_USAGE_WRITE);
 			gpuvm_resv_unlock(resv);
 		}
-		t1 = now_ns();
+		t1 = bench_now_ns();
 	}
 	resv_check(resv, st->row->nfences);
 	return elapsed(t0, t1) / RESV_BATCH;
@@ -1299,20 +1266,20 @@ static void fence_signal_batch(struct series *sig, struct series *add,
 
 	for (i = 0; i < FENCE_BATCH; i++)
 		gpuvm_fence_init(&f[i], NULL, ctx, i + 1);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < FENCE_BATCH; i++)
 		for (c = 0; c < ncb; c++)
 			if (gpuvm_fence_add_callback(
 				    &f[i], &cbs[i * MAX_CBS + c], count_cb))
 				die("gpuvm_fence_add_callback failed");
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (add && ncb)
 		series_add(add, elapsed(t0, t1) / (FENCE_BATCH * ncb));
 	calls0 = cb_calls;
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < FENCE_BATCH; i++)
 		gpuvm_fence_signal(&f[i]);
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (cb_calls - calls0 != (uint64_t)FENCE_BATCH * ncb)
 		die("%llu callbacks ran instead of %u",
 		    (unsigned long long)(cb_calls - calls0), FENCE_BATCH * ncb);
@@ -1370,24 +1337,24 @@ static void fence_run(struct series *figs, const struct options *o)
 								   : 8);
 					break;
 				case F_INIT_SIGNAL_PUT:
-					t0 = now_ns();
+					t0 = bench_now_ns();
 					for (i = 0; i < FENCE_BATCH; i++) {
 						gpuvm_fence_init(&f[i], NULL,
 								 ctx, i + 2);
 						gpuvm_fence_signal(&f[i]);
 						gpuvm_fence_put(&f[i]);
 					}
-					t1 = now_ns();
+					t1 = bench_now_ns();
 					series_add(dst, elapsed(t0, t1) /
 								FENCE_BATCH);
 					break;
 				case F_WAIT_SIGNALED:
-					t0 = now_ns();
+					t0 = bench_now_ns();
 					for (i = 0; i < FENCE_WAIT_BATCH; i++)
 						ret |= gpuvm_fence_wait_timeout(
 							&done,
 							GPUVM_WAIT_FOREVER);
-					t1 = now_ns();
+					t1 = bench_now_ns();
 					series_add(dst,
 						   elapsed(t0, t1) /
 							   FENCE_WAIT_BATCH);
@@ -1498,80 +1465,19 @@ static void calibrate_clock(void)
 	unsigned int i;
 
 	for (i = 0; i < N; i++) {
-		uint64_t t0 = now_ns(), t1 = now_ns();
+		uint64_t t0 = bench_now_ns(), t1 = bench_now_ns();
 
 		d[i] = (double)(t1 - t0);
 	}
-	qsort(d, N, sizeof(d[0]), cmp_double);
-	clock_overhead = (uint64_t)d[N / 2];
+	clock_overhead = (uint64_t)bench_median(d, N);
 }
 
-static void read_loadavg(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/loadavg", "r");
-	double a, b, c;
-
-	snprintf(buf, len, "unknown");
-	if (!f)
-		return;
-	if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
-		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
-	fclose(f);
-}
-
-static void read_machine(struct machine *m)
-{
-	struct utsname u;
-	char line[512];
-	FILE *f;
-	time_t now = time(NULL);
-	struct tm tm;
-
-	snprintf(m->cpu, sizeof(m->cpu), "unknown");
-	f = fopen("/proc/cpuinfo", "r");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *colon = strchr(line, ':');
-
-			if (!colon || strncmp(line, "model name", 10))
-				continue;
-			colon++;
-			while (*colon == ' ' || *colon == '\t')
-				colon++;
-			colon[strcspn(colon, "\n")] = '\0';
-			snprintf(m->cpu, sizeof(m->cpu), "%s", colon);
-			break;
-		}
-		fclose(f);
-	}
-	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
-	if (!uname(&u))
-		snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname,
-			 u.release, u.machine);
-	else
-		snprintf(m->kernel, sizeof(m->kernel), "unknown");
-	gmtime_r(&now, &tm);
-	strftime(m->date, sizeof(m->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	read_loadavg(m->load_start, sizeof(m->load_start));
-}
-
-static const char *compiler_name(void)
-{
-#if defined(__clang__)
-	return "clang";
-#elif defined(__GNUC__)
-	return "gcc";
-#else
-	return "cc";
-#endif
-}
-
-static void print_header(const struct options *o, const struct machine *m)
+static void print_header(const struct options *o, const struct bench_machine *m)
 {
 	unsigned int k;
 
 	printf("gpuvm-sync-bench %s: %s build, %s %s, library checks %s\n",
-	       SYNC_BENCH_VERSION, SYNC_BENCH_BUILDTYPE, compiler_name(),
+	       SYNC_BENCH_VERSION, SYNC_BENCH_BUILDTYPE, bench_compiler_name(),
 	       __VERSION__,
 	       gpuvm_checks_enabled() ? "ON (not a release "
 					"library: figures are "
@@ -1839,9 +1745,10 @@ static void json_summary(FILE *f, const struct summary *s)
 }
 
 static void write_json(FILE *f, const struct options *o,
-		       const struct machine *m, const struct exec_row *rows,
-		       const struct resv_row *resv, unsigned int nr_resv,
-		       const struct summary *fence, const struct target *t)
+		       const struct bench_machine *m, const char *load_end,
+		       const struct exec_row *rows, const struct resv_row *resv,
+		       unsigned int nr_resv, const struct summary *fence,
+		       const struct target *t)
 {
 	unsigned int i, k;
 
@@ -1856,9 +1763,9 @@ static void write_json(FILE *f, const struct options *o,
 	fputs(", \"loadavg_start\": ", f);
 	json_string(f, m->load_start);
 	fputs(", \"loadavg_end\": ", f);
-	json_string(f, m->load_end);
+	json_string(f, load_end);
 	fputs(", \"compiler\": ", f);
-	json_string(f, compiler_name());
+	json_string(f, bench_compiler_name());
 	fputs(", \"compiler_version\": ", f);
 	json_string(f, __VERSION__);
 	fputs(", \"build_type\": ", f);
@@ -1971,7 +1878,8 @@ static void write_json(FILE *f, const struct options *o,
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct machine m;
+	struct bench_machine m;
+	char load_end[64];
 	struct exec_row *rows = xcalloc(NR_EXEC_ROWS, sizeof(*rows));
 	struct resv_row resv[2 * NR_RESV_SIZES];
 	struct series fseries[NR_FENCE_FIGS];
@@ -1981,7 +1889,7 @@ int main(int argc, char **argv)
 	uint64_t t0, warn0;
 
 	parse_options(&o, argc, argv);
-	read_machine(&m);
+	bench_read_machine(&m);
 	calibrate_clock();
 	warn0 = gpuvm_warn_count();
 	print_header(&o, &m);
@@ -1989,14 +1897,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_SIZES; i++) {
 		struct exec_row *r = &rows[i * ROWS_PER_SIZE];
 
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		fprintf(stderr, "gpuvm-sync-bench: exec %u objects ",
 			exec_sizes[i]);
 		exec_uncontended(r, exec_sizes[i], &o);
 		exec_contended(r + UNCONTENDED_IMPLS, exec_sizes[i], &o);
-		fprintf(stderr, "%.1f s\n", (double)(now_ns() - t0) / 1e9);
+		fprintf(stderr, "%.1f s\n",
+			(double)(bench_now_ns() - t0) / 1e9);
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	fprintf(stderr, "gpuvm-sync-bench: resv ");
 	memset(resv, 0, sizeof(resv));
 	for (i = 0; i < NR_RESV_SIZES; i++) {
@@ -2007,11 +1916,11 @@ int main(int argc, char **argv)
 	}
 	resv_run(resv, 2 * NR_RESV_SIZES, &o);
 	fprintf(stderr, "%.1f s\ngpuvm-sync-bench: fence ",
-		(double)(now_ns() - t0) / 1e9);
-	t0 = now_ns();
+		(double)(bench_now_ns() - t0) / 1e9);
+	t0 = bench_now_ns();
 	fence_run(fseries, &o);
-	fprintf(stderr, "%.1f s\n", (double)(now_ns() - t0) / 1e9);
-	read_loadavg(m.load_end, sizeof(m.load_end));
+	fprintf(stderr, "%.1f s\n", (double)(bench_now_ns() - t0) / 1e9);
+	bench_read_loadavg(load_end, sizeof(load_end));
 	if (gpuvm_warn_count() != warn0)
 		fprintf(stderr,
 			"gpuvm-sync-bench: the library issued %llu "
@@ -2030,7 +1939,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < NR_FENCE_FIGS; i++)
 		series_summary(&fseries[i], &fsum[i]);
 
-	printf("\nload average at end %s\n", m.load_end);
+	printf("\nload average at end %s\n", load_end);
 	print_tables(rows, resv, 2 * NR_RESV_SIZES, fsum);
 	eval_target(rows, &target);
 	print_target(&target);
@@ -2042,15 +1951,15 @@ int main(int argc, char **argv)
 			if (!f)
 				die("cannot write %s: %s", o.json_path,
 				    strerror(errno));
-			write_json(f, &o, &m, rows, resv, 2 * NR_RESV_SIZES,
-				   fsum, &target);
+			write_json(f, &o, &m, load_end, rows, resv,
+				   2 * NR_RESV_SIZES, fsum, &target);
 			if (fclose(f))
 				die("cannot write %s: %s", o.json_path,
 				    strerror(errno));
 			printf("\nJSON written to %s\n", o.json_path);
 		} else {
 			printf("\n");
-			write_json(stdout, &o, &m, rows, resv,
+			write_json(stdout, &o, &m, load_end, rows, resv,
 				   2 * NR_RESV_SIZES, fsum, &target);
 		}
 	}
