@@ -217,6 +217,16 @@
 struct gpuvm_pt;
 
 /**
+ * struct gpuvm_pt_range - one range of a reservation covering several
+ * @addr: the start
+ * @range: the size
+ */
+struct gpuvm_pt_range {
+	uint64_t addr;
+	uint64_t range;
+};
+
+/**
  * struct gpuvm_pt_resv - the page-table resources promised to one bind job
  * @pt: the page table it was made on; NULL while empty
  * @tables: tables promised to this reservation by gpuvm_pt_reserve()
@@ -380,6 +390,11 @@ typedef int (*gpuvm_pt_walk_fn)(uint64_t va, uint64_t size, uint64_t pa,
  *              @stash (optional; gpuvm_pt_trim_stash() needs it)
  * @prefetch: start loading what operations on @addrs will read (optional;
  *            a hint that changes nothing)
+ * @reserve_cost_ranges: @reserve_cost of kind 0 for a set of ranges, each
+ *                       table counted once however many ranges need it
+ *                       (optional, with @reserve_ranges_stash)
+ * @reserve_ranges_stash: @reserve_stash of kind 0 for a set of ranges, at
+ *                        the cost @reserve_cost_ranges gives
  *
  * The gpuvm_pt_*() wrappers validate arguments before calling these: the
  * ranges are page-aligned, non-empty and inside the VA space, the flags are
@@ -422,6 +437,13 @@ struct gpuvm_pt_ops {
 			   struct gpuvm_pt_stash *stash);
 	void (*prefetch)(const struct gpuvm_pt *pt, const uint64_t *addrs,
 			 size_t n);
+	size_t (*reserve_cost_ranges)(const struct gpuvm_pt *pt,
+				      const struct gpuvm_pt_range *ranges,
+				      size_t n);
+	int (*reserve_ranges_stash)(struct gpuvm_pt *pt,
+				    const struct gpuvm_pt_range *ranges,
+				    size_t n, struct gpuvm_pt_resv *resv,
+				    struct gpuvm_pt_stash *stash);
 };
 
 /**
@@ -706,6 +728,53 @@ GPUVM_EXPORT int gpuvm_pt_reserve_stash(struct gpuvm_pt *pt, uint64_t addr,
 					uint64_t range, unsigned int kind,
 					struct gpuvm_pt_resv *resv,
 					struct gpuvm_pt_stash *stash);
+
+/**
+ * gpuvm_pt_reserve_cost_ranges() - the tables one reservation of several
+ *                                  ranges would promise
+ * @pt: the page table
+ * @ranges: the ranges, best sorted by address
+ * @n: how many
+ *
+ * A job whose requests touch neighbouring ranges needs each table on
+ * their paths once, not once per request: this counts every table the
+ * ranges may need once (per run of ranges in ascending address order;
+ * an unsorted list costs more, never less than it needs). Without backend
+ * support it is the sum of gpuvm_pt_reserve_cost() of kind 0.
+ *
+ * Context: any; does not allocate.
+ *
+ * Return: the count, or 0 for invalid arguments.
+ */
+GPUVM_EXPORT size_t
+gpuvm_pt_reserve_cost_ranges(const struct gpuvm_pt *pt,
+			     const struct gpuvm_pt_range *ranges, size_t n);
+
+/**
+ * gpuvm_pt_reserve_ranges_stash() - one reservation for several ranges
+ * @pt: the page table
+ * @ranges: the ranges, best sorted by address
+ * @n: how many, at least one
+ * @resv: the job's reservation, as for gpuvm_pt_reserve_stash()
+ * @stash: the tables to fill the pool with; gpuvm_pt_reserve_cost_ranges()
+ *         of the ranges is always enough
+ *
+ * gpuvm_pt_reserve_stash() of kind 0 for all the ranges at once, at the
+ * cost gpuvm_pt_reserve_cost_ranges() gives: it covers any sequence of
+ * maps and unmaps inside the ranges, run one after another under @resv
+ * (see "DOC: Reservations"), because a reservation never holds more
+ * tables than there are table positions on the ranges' paths.
+ *
+ * Context: as gpuvm_pt_reserve_stash(); never calls the allocator.
+ *
+ * Return: 0; -EINVAL for invalid arguments; -ENOSPC if @stash holds fewer
+ * tables than the pool lacks; -ENOMEM if the budget would be exceeded;
+ * -EOPNOTSUPP if the backend has no multi-range reservations. On error
+ * nothing changed.
+ */
+GPUVM_EXPORT int gpuvm_pt_reserve_ranges_stash(
+	struct gpuvm_pt *pt, const struct gpuvm_pt_range *ranges, size_t n,
+	struct gpuvm_pt_resv *resv, struct gpuvm_pt_stash *stash);
 
 /**
  * gpuvm_pt_release_stash() - gpuvm_pt_release() with tables into a stash

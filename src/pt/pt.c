@@ -213,6 +213,53 @@ int gpuvm_pt_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
 	return ret;
 }
 
+static bool ranges_ok(const struct gpuvm_pt *pt,
+		      const struct gpuvm_pt_range *ranges, size_t n)
+{
+	if (!ranges || !n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!range_ok(pt, ranges[i].addr, ranges[i].range))
+			return false;
+	return true;
+}
+
+size_t gpuvm_pt_reserve_cost_ranges(const struct gpuvm_pt *pt,
+				    const struct gpuvm_pt_range *ranges,
+				    size_t n)
+{
+	size_t total = 0;
+
+	if (!ranges_ok(pt, ranges, n))
+		return 0;
+	if (pt->ops->reserve_cost_ranges)
+		return pt->ops->reserve_cost_ranges(pt, ranges, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t c = pt->ops->reserve_cost(pt, ranges[i].addr,
+						 ranges[i].range, 0);
+
+		total = total + c < total ? SIZE_MAX : total + c;
+	}
+	return total;
+}
+
+int gpuvm_pt_reserve_ranges_stash(struct gpuvm_pt *pt,
+				  const struct gpuvm_pt_range *ranges, size_t n,
+				  struct gpuvm_pt_resv *resv,
+				  struct gpuvm_pt_stash *stash)
+{
+	int ret;
+
+	if (!resv || !stash || !ranges_ok(pt, ranges, n) ||
+	    !resv_ok(pt, resv) || !stash_ok(pt, stash))
+		return -EINVAL;
+	if (!pt->ops->reserve_ranges_stash)
+		return -EOPNOTSUPP;
+	ret = pt->ops->reserve_ranges_stash(pt, ranges, n, resv, stash);
+	stash_set_owner(pt, stash);
+	return ret;
+}
+
 int gpuvm_pt_release_stash(struct gpuvm_pt *pt, struct gpuvm_pt_resv *resv,
 			   struct gpuvm_pt_stash *stash)
 {

@@ -421,12 +421,10 @@ static int sw_reserve(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
  * The pool holds at least the floor, so what it lacks is at most @cost:
  * a stash of reserve_cost() tables always suffices.
  */
-static int sw_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
-			    unsigned int kind, struct gpuvm_pt_resv *resv,
-			    struct gpuvm_pt_stash *stash)
+static int reserve_tables_stash(struct sw_pt *p, size_t cost,
+				struct gpuvm_pt_resv *resv,
+				struct gpuvm_pt_stash *stash)
 {
-	struct sw_pt *p = to_sw(pt);
-	size_t cost = sw_reserve_cost(pt, addr, range, kind);
 	size_t want, need;
 
 	if (!resv_fits(p, resv, cost))
@@ -443,6 +441,64 @@ static int sw_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
 	p->st.tables_from_stash += need;
 	resv_add(p, resv, cost);
 	return 0;
+}
+
+static int sw_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
+			    unsigned int kind, struct gpuvm_pt_resv *resv,
+			    struct gpuvm_pt_stash *stash)
+{
+	return reserve_tables_stash(
+		to_sw(pt), sw_reserve_cost(pt, addr, range, kind), resv, stash);
+}
+
+static size_t add_sat(size_t a, uint64_t b)
+{
+	return b > SIZE_MAX - a ? SIZE_MAX : a + (size_t)b;
+}
+
+/*
+ * Kind 0 for several ranges: at each level, the tables on the ranges'
+ * paths, merged over every run of ranges in ascending order so that a
+ * table several ranges share counts once. A reservation never holds more
+ * tables than there are positions on its ranges' paths (a table it
+ * frees is given back before its position can need another), so this
+ * covers any sequence of its maps and unmaps.
+ */
+static size_t sw_reserve_cost_ranges(const struct gpuvm_pt *pt,
+				     const struct gpuvm_pt_range *r, size_t n)
+{
+	const struct sw_pt *p = to_sw_const(pt);
+	size_t total = 0;
+
+	for (unsigned int l = 0; l < p->root_level; l++) {
+		unsigned int sh = level_shift(l + 1);
+		uint64_t lo = 0, hi = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t a = r[i].addr >> sh;
+			uint64_t b = (r[i].addr + r[i].range - 1) >> sh;
+
+			if (i && a >= lo && a <= hi + 1) {
+				hi = b > hi ? b : hi;
+				continue;
+			}
+			if (i)
+				total = add_sat(total, hi - lo + 1);
+			lo = a;
+			hi = b;
+		}
+		total = add_sat(total, hi - lo + 1);
+	}
+	return total;
+}
+
+static int sw_reserve_ranges_stash(struct gpuvm_pt *pt,
+				   const struct gpuvm_pt_range *ranges,
+				   size_t n, struct gpuvm_pt_resv *resv,
+				   struct gpuvm_pt_stash *stash)
+{
+	return reserve_tables_stash(
+		to_sw(pt), sw_reserve_cost_ranges(pt, ranges, n), resv, stash);
 }
 
 /* Lowers the floor by what @resv has left and forgets it. */
@@ -1300,6 +1356,8 @@ static const struct gpuvm_pt_ops sw_ops = {
 	.release_stash = sw_release_stash,
 	.trim_stash = sw_trim_stash,
 	.prefetch = sw_prefetch,
+	.reserve_cost_ranges = sw_reserve_cost_ranges,
+	.reserve_ranges_stash = sw_reserve_ranges_stash,
 };
 
 int gpuvm_pt_sw_create(unsigned int va_bits, size_t max_tables,

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue/queue_internal.h"
@@ -130,6 +131,7 @@ static size_t job_bytes(unsigned int nr_reqs, unsigned int nr_in)
 {
 	return sizeof(struct bind_job) +
 	       nr_reqs * (sizeof(struct gpuvm_bind_req) +
+			  sizeof(struct gpuvm_pt_range) +
 			  sizeof(struct gpuvm_bo *) + sizeof(uint32_t)) +
 	       nr_in * sizeof(struct bind_dep);
 }
@@ -147,6 +149,8 @@ static struct bind_job *job_alloc(unsigned int nr_reqs, unsigned int nr_in)
 	p += nr_in * sizeof(struct bind_dep);
 	job->reqs = (struct gpuvm_bind_req *)p;
 	p += nr_reqs * sizeof(struct gpuvm_bind_req);
+	job->pt_ranges = (struct gpuvm_pt_range *)p;
+	p += nr_reqs * sizeof(struct gpuvm_pt_range);
 	job->vm_bos = (struct gpuvm_bo **)p;
 	p += nr_reqs * sizeof(struct gpuvm_bo *);
 	job->vm_bo_src = (uint32_t *)p;
@@ -273,6 +277,13 @@ static int va_list_fill(struct bind_va **list, size_t *count, size_t want)
 	return 0;
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+	const struct gpuvm_pt_range *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
 /*
  * Reserves, for the job, @inserts mappings, tree nodes for @inserts
  * inserts and page-table tables for every request's range. Each pool
@@ -292,7 +303,22 @@ static int reserve(struct gpuvm_bind_vm *bvm, struct bind_job *job,
 	struct bind_va *vas = NULL;
 	size_t nr_vas = 0;
 	unsigned int done = 0; /* requests holding a page-table reservation */
+	struct gpuvm_pt_range *ranges = NULL;
 	int ret = 0;
+
+	/*
+	 * One page-table reservation for all the requests, their ranges in
+	 * address order, counts each table their paths share once instead
+	 * of once per request (see gpuvm_pt_reserve_cost_ranges()).
+	 */
+	if (bvm->pt && job->nr_reqs > 1 && bvm->pt->ops->reserve_ranges_stash) {
+		ranges = job->pt_ranges;
+		for (unsigned int i = 0; i < job->nr_reqs; i++)
+			ranges[i] =
+				(struct gpuvm_pt_range){ job->reqs[i].addr,
+							 job->reqs[i].range };
+		qsort(ranges, job->nr_reqs, sizeof(*ranges), range_cmp);
+	}
 
 	gpuvm_mutex_lock(&bvm->tree_lock);
 	for (;;) {
@@ -326,7 +352,22 @@ static int reserve(struct gpuvm_bind_vm *bvm, struct bind_job *job,
 			else
 				want = tree->reserved + n - tree->nr_spare;
 		}
-		for (; bvm->pt && job->tree_nodes && done < job->nr_reqs;
+		if (ranges && job->tree_nodes && !done) {
+			ret = gpuvm_pt_reserve_ranges_stash(
+				bvm->pt, ranges, job->nr_reqs, &job->pt_resv,
+				&pt_stash);
+			if (!ret) {
+				done = job->nr_reqs;
+			} else if (ret == -ENOSPC) {
+				tables = gpuvm_pt_reserve_cost_ranges(
+					bvm->pt, ranges, job->nr_reqs);
+				ret = 0;
+			} else {
+				goto undo;
+			}
+		}
+		for (; !ranges && bvm->pt && job->tree_nodes &&
+		       done < job->nr_reqs;
 		     done++) {
 			const struct gpuvm_bind_req *r = &job->reqs[done];
 

@@ -89,6 +89,7 @@ struct bind_job {
 	unsigned int nr_reqs;
 	unsigned int nr_in;
 	struct gpuvm_bind_req *reqs;
+	struct gpuvm_pt_range *pt_ranges; /* the requests' ranges, sorted */
 	struct gpuvm_bo **vm_bos;
 	uint32_t *vm_bo_src;
 	struct bind_dep *deps;

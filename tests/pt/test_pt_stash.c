@@ -307,6 +307,99 @@ static void test_release_keep(void **state)
 }
 
 /*
+ * One reservation for many ranges counts each table on their paths once,
+ * and still covers any sequence of maps and unmaps inside the ranges: a
+ * random one runs under it without ever being refused.
+ */
+static void test_reserve_ranges(void **state)
+{
+	enum { N = 48 };
+	struct gpuvm_pt *pt = pt_new(48, 0);
+	struct gpuvm_pt_stash s = GPUVM_PT_STASH_INIT, back = s;
+	struct gpuvm_pt_resv r = GPUVM_PT_RESV_INIT;
+	struct gpuvm_pt_range rg[N], rev[N];
+	size_t one = gpuvm_pt_reserve_cost(pt, SZ_1G, 16 * SZ_4K, 0);
+	size_t sum = 0, cost;
+
+	(void)state;
+	/* One range: the single-range cost of kind 0. */
+	rg[0] = (struct gpuvm_pt_range){ SZ_1G, 16 * SZ_4K };
+	assert_int_equal(gpuvm_pt_reserve_cost_ranges(pt, rg, 1), one);
+	/* Sixteen neighbours cost what one range over all of them costs. */
+	for (unsigned int i = 0; i < 16; i++)
+		rg[i] = (struct gpuvm_pt_range){ SZ_1G + i * SZ_4K, SZ_4K };
+	assert_int_equal(gpuvm_pt_reserve_cost_ranges(pt, rg, 16), one);
+	/* Ranges spread over 2 MiB regions of three 1 GiB regions. */
+	for (unsigned int i = 0; i < N; i++) {
+		rg[i] = (struct gpuvm_pt_range){
+			(i % 3) * SZ_1G + (i / 3) * SZ_2M + 16 * SZ_4K,
+			(1 + i % 5) * SZ_4K
+		};
+		sum += gpuvm_pt_reserve_cost(pt, rg[i].addr, rg[i].range, 0);
+	}
+	cost = gpuvm_pt_reserve_cost_ranges(pt, rg, N);
+	/* Unsorted: never less than needed, never more than the sum. */
+	for (unsigned int i = 0; i < N; i++)
+		rev[i] = rg[N - 1 - i];
+	assert_true(gpuvm_pt_reserve_cost_ranges(pt, rev, N) >= cost);
+	assert_true(gpuvm_pt_reserve_cost_ranges(pt, rev, N) <= sum);
+	/* Sorted by address: L0 table per 2 MiB, L1 per 1 GiB, one L2. */
+	for (unsigned int i = 0; i < N; i++)
+		rev[i] = (struct gpuvm_pt_range){
+			(i / 16) * SZ_1G + (i % 16) * SZ_2M + 16 * SZ_4K,
+			(1 + i % 5) * SZ_4K
+		};
+	assert_int_equal(gpuvm_pt_reserve_cost_ranges(pt, rev, N), N + 3 + 1);
+	assert_true(gpuvm_pt_reserve_cost_ranges(pt, rev, N) < sum);
+
+	/* Bad arguments change nothing. */
+	assert_int_equal(gpuvm_pt_reserve_cost_ranges(pt, rev, 0), 0);
+	assert_int_equal(gpuvm_pt_reserve_ranges_stash(pt, rev, 0, &r, &s),
+			 -EINVAL);
+	rg[0].range = 0;
+	assert_int_equal(gpuvm_pt_reserve_ranges_stash(pt, rg, N, &r, &s),
+			 -EINVAL);
+	assert_null(r.pt);
+
+	/* A stash of the cost always suffices; then random work under it. */
+	cost = gpuvm_pt_reserve_cost_ranges(pt, rev, N);
+	assert_int_equal(gpuvm_pt_reserve_ranges_stash(pt, rev, N, &r, &s),
+			 -ENOSPC);
+	assert_int_equal(gpuvm_pt_stash_fill(pt, &s, cost), 0);
+	assert_int_equal(gpuvm_pt_reserve_ranges_stash(pt, rev, N, &r, &s), 0);
+	assert_int_equal(r.tables, cost);
+	for (unsigned int step = 0; step < 2000; step++) {
+		const struct gpuvm_pt_range *x =
+			&rev[tu_rng_below(tu_rng(), N)];
+		uint64_t pages = x->range / SZ_4K;
+		uint64_t first = tu_rng_below(tu_rng(), pages);
+		uint64_t len = 1 + tu_rng_below(tu_rng(), pages - first);
+		uint64_t a = x->addr + first * SZ_4K;
+
+		if (tu_rng_below(tu_rng(), 2))
+			assert_int_equal(gpuvm_pt_map(pt, a, len * SZ_4K,
+						      0x100000 + a % SZ_1G, 0,
+						      &r),
+					 0);
+		else
+			assert_int_equal(
+				gpuvm_pt_unmap(pt, a, len * SZ_4K, 0, &r), 0);
+		assert_true(r.used <= r.tables);
+	}
+	PT_CHECK(pt);
+	for (unsigned int i = 0; i < N; i++)
+		assert_int_equal(
+			gpuvm_pt_unmap(pt, rev[i].addr, rev[i].range, 0, &r),
+			0);
+	assert_int_equal(gpuvm_pt_release_stash(pt, &r, &back), 0);
+	assert_int_equal(pt_stats(pt).tables_reserved, 0);
+	PT_CHECK(pt);
+	gpuvm_pt_stash_free(pt, &back);
+	gpuvm_pt_stash_free(pt, &s);
+	pt_empty_and_free(pt);
+}
+
+/*
  * reserve_stash takes what the pool lacks, which is less than the cost
  * when the pool holds spares beyond the floor, and refuses a short stash
  * without changing anything.
@@ -597,6 +690,19 @@ static void test_unsupported(void **state)
 	r0 = r;
 	assert_int_equal(gpuvm_pt_release_stash(&pt, &r, &s), -EOPNOTSUPP);
 	assert_int_equal(gpuvm_pt_trim_stash(&pt, 0, &s), -EOPNOTSUPP);
+	{
+		/* Without multi-range support: the sum, and no reservation. */
+		const struct gpuvm_pt_range two[2] = { { 0, SZ_4K },
+						       { SZ_4K, SZ_4K } };
+
+		assert_int_equal(
+			gpuvm_pt_reserve_cost_ranges(&pt, two, 2),
+			gpuvm_pt_reserve_cost(&pt, 0, SZ_4K, 0) +
+				gpuvm_pt_reserve_cost(&pt, SZ_4K, SZ_4K, 0));
+		assert_int_equal(
+			gpuvm_pt_reserve_ranges_stash(&pt, two, 2, &r, &s),
+			-EOPNOTSUPP);
+	}
 	/* A backend without prefetching: the hint is a no-op. */
 	gpuvm_pt_prefetch(&pt, (const uint64_t[]){ 0, SZ_4K }, 2);
 	assert_memory_equal(&r, &r0, sizeof(r));
@@ -990,6 +1096,7 @@ int main(int argc, char **argv)
 		TU_TEST(test_fill_free),
 		TU_TEST(test_reserve_release),
 		TU_TEST(test_release_keep),
+		TU_TEST(test_reserve_ranges),
 		TU_TEST(test_short_stash),
 		TU_TEST(test_budget),
 		TU_TEST(test_args),
