@@ -38,8 +38,10 @@
  *    Then, before anything visible changes, everything the run path will
  *    need is reserved for the worst case: three mappings per map request
  *    (the new one and both pieces of a split) and two per unmap request,
- *    tree nodes for every insert, page-table tables for every request's
- *    range, a vm_bo per mapped object (an existing one is referenced, a
+ *    tree nodes for every insert, the page tables on the requests'
+ *    paths (one reservation for the job, each table counted once:
+ *    gpuvm_pt_reserve_ranges_stash(), or one per request with a backend
+ *    without it), a vm_bo per mapped object (an existing one is referenced, a
  *    missing one preallocated with gpuvm_bo_create()) and the output
  *    fence. Mappings, nodes and tables come from the context's pools,
  *    under the tree lock and without allocating; what a pool lacks is

@@ -286,7 +286,7 @@ static int range_cmp(const void *a, const void *b)
 
 /*
  * Reserves, for the job, @inserts mappings, tree nodes for @inserts
- * inserts and page-table tables for every request's range. Each pool
+ * inserts and the page tables on its requests' paths. Each pool
  * usually holds enough spares already (see struct gpuvm_bind_vm), and a
  * reservation is then bookkeeping under the tree lock. What a pool lacks
  * is allocated without the lock into local stashes, and the reservation
