@@ -94,12 +94,6 @@ static int queue_submit(void *queue, const struct gpuvm_bind_req *reqs,
 
 /* ---- figures ---- */
 
-/* An upper bound of the quantile, at most 1/16 above it. */
-static uint64_t pct_hist(const struct gpuvm_bind_hist *h, double q)
-{
-	return gpuvm_bind_hist_quantile(h, q);
-}
-
 struct walk_ctx {
 	uint64_t start, end;
 	uint64_t bad_va;
@@ -250,8 +244,8 @@ static void print_text(const struct run *r, const struct result *res)
 	       res->lat_p50 / 1e3, res->lat_p99 / 1e3, res->lat_n);
 	printf("run-path time per op: p50 <= %.2f us, p99 <= %.2f us "
 	       "(upper bounds, within 1/16)\n",
-	       pct_hist(&res->bs.run_per_op, 0.5) / 1e3,
-	       pct_hist(&res->bs.run_per_op, 0.99) / 1e3);
+	       gpuvm_bind_hist_quantile(&res->bs.run_per_op, 0.5) / 1e3,
+	       gpuvm_bind_hist_quantile(&res->bs.run_per_op, 0.99) / 1e3);
 	printf("live mappings: %" PRIu64 "\n", live);
 	printf("library memory: %" PRIu64 " bytes in %" PRIu64
 	       " allocations, %.1f B/mapping (of which tree %.1f B, page "
@@ -319,9 +313,9 @@ static void print_json(const struct run *r, const struct result *res)
 	printf("  \"latency_ns_p99\": %" PRIu64 ",\n", res->lat_p99);
 	printf("  \"latency_samples\": %zu,\n", res->lat_n);
 	printf("  \"run_per_op_ns_p50\": %" PRIu64 ",\n",
-	       pct_hist(&res->bs.run_per_op, 0.5));
+	       gpuvm_bind_hist_quantile(&res->bs.run_per_op, 0.5));
 	printf("  \"run_per_op_ns_p99\": %" PRIu64 ",\n",
-	       pct_hist(&res->bs.run_per_op, 0.99));
+	       gpuvm_bind_hist_quantile(&res->bs.run_per_op, 0.99));
 	printf("  \"live_mappings\": %" PRIu64 ",\n", live);
 	printf("  \"library_live_bytes\": %" PRIu64 ",\n", res->as.live_bytes);
 	printf("  \"library_live_allocs\": %" PRIu64 ",\n",

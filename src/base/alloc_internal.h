@@ -28,9 +28,14 @@ void gpuvm_warn(const char *fmt, ...);
 #if defined(__GNUC__)
 #define gpuvm_likely(x)	  __builtin_expect(!!(x), 1)
 #define gpuvm_unlikely(x) __builtin_expect(!!(x), 0)
+/* Cache hints: start loading *(p) for reading, or for writing. */
+#define gpuvm_prefetch(p)   __builtin_prefetch((p))
+#define gpuvm_prefetch_w(p) __builtin_prefetch((p), 1)
 #else
-#define gpuvm_likely(x)	  (x)
-#define gpuvm_unlikely(x) (x)
+#define gpuvm_likely(x)	    (x)
+#define gpuvm_unlikely(x)   (x)
+#define gpuvm_prefetch(p)   ((void)(p))
+#define gpuvm_prefetch_w(p) ((void)(p))
 #endif
 
 #endif /* GPUVM_BASE_ALLOC_INTERNAL_H */

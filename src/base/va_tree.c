@@ -154,23 +154,10 @@ static inline unsigned int count_lt(const uint64_t *keys, unsigned int n,
  * node would take one dependent miss per cache line it probes; asking for all
  * of the node's lines at once turns that into about one miss per level.
  */
-static inline void prefetch_value(const void *v)
-{
-#if defined(__GNUC__)
-	__builtin_prefetch(v);
-#else
-	(void)v;
-#endif
-}
-
 static inline void prefetch_node(const struct gpuvm_va_tree_node *n)
 {
-#if defined(__GNUC__)
 	for (size_t off = 0; off < sizeof(*n); off += 64)
-		__builtin_prefetch((const char *)n + off);
-#else
-	(void)n;
-#endif
+		gpuvm_prefetch((const char *)n + off);
 }
 
 static inline struct gpuvm_va_tree_node *
@@ -998,9 +985,9 @@ void gpuvm_va_tree_prefetch(const struct gpuvm_va_tree *tree,
 						  keys[base + i]);
 
 			if (j)
-				prefetch_value(cur[i]->l.vals[j - 1]);
+				gpuvm_prefetch(cur[i]->l.vals[j - 1]);
 			if (j < cur[i]->nr)
-				prefetch_value(cur[i]->l.vals[j]);
+				gpuvm_prefetch(cur[i]->l.vals[j]);
 		}
 	}
 }

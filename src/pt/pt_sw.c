@@ -364,23 +364,59 @@ static size_t spans(uint64_t addr, uint64_t range, unsigned int shift)
 	return (size_t)(((addr + range - 1) >> shift) - (addr >> shift) + 1);
 }
 
+static size_t add_sat(size_t a, uint64_t b)
+{
+	return b > SIZE_MAX - a ? SIZE_MAX : a + (size_t)b;
+}
+
+/*
+ * Kind 0 for several ranges: at each level, the tables on the ranges'
+ * paths, merged over every run of ranges in ascending order so that a
+ * table several ranges share counts once. A reservation never holds more
+ * tables than there are positions on its ranges' paths (a table it
+ * frees is given back before its position can need another), so this
+ * covers any sequence of its maps and unmaps.
+ */
+static size_t sw_reserve_cost_ranges(const struct gpuvm_pt *pt,
+				     const struct gpuvm_pt_range *r, size_t n)
+{
+	const struct sw_pt *p = to_sw_const(pt);
+	size_t total = 0;
+
+	/* A level-l table spans what one entry of level l + 1 maps. */
+	for (unsigned int l = 0; l < p->root_level; l++) {
+		unsigned int sh = level_shift(l + 1);
+		uint64_t lo = 0, hi = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t a = r[i].addr >> sh;
+			uint64_t b = (r[i].addr + r[i].range - 1) >> sh;
+
+			if (i && a >= lo && a <= hi + 1) {
+				hi = b > hi ? b : hi;
+				continue;
+			}
+			if (i)
+				total = add_sat(total, hi - lo + 1);
+			lo = a;
+			hi = b;
+		}
+		total = add_sat(total, hi - lo + 1);
+	}
+	return total;
+}
+
 static size_t sw_reserve_cost(const struct gpuvm_pt *pt, uint64_t addr,
 			      uint64_t range, unsigned int kind)
 {
-	const struct sw_pt *p = to_sw_const(pt);
-	size_t n = 0;
+	const struct gpuvm_pt_range one = { addr, range };
 
 	if (kind & GPUVM_PT_RESV_UNMAP) {
-		n = spans(addr, range, level_shift(1));
+		size_t n = spans(addr, range, level_shift(1));
+
 		return n < UNMAP_RESV_MAX ? n : UNMAP_RESV_MAX;
 	}
-	/* A level-l table spans what one entry of level l + 1 maps. */
-	for (unsigned int l = 0; l < p->root_level; l++) {
-		size_t s = spans(addr, range, level_shift(l + 1));
-
-		n = n + s < n ? SIZE_MAX : n + s;
-	}
-	return n;
+	return sw_reserve_cost_ranges(pt, &one, 1);
 }
 
 static bool resv_fits(const struct sw_pt *p, const struct gpuvm_pt_resv *resv,
@@ -449,47 +485,6 @@ static int sw_reserve_stash(struct gpuvm_pt *pt, uint64_t addr, uint64_t range,
 {
 	return reserve_tables_stash(
 		to_sw(pt), sw_reserve_cost(pt, addr, range, kind), resv, stash);
-}
-
-static size_t add_sat(size_t a, uint64_t b)
-{
-	return b > SIZE_MAX - a ? SIZE_MAX : a + (size_t)b;
-}
-
-/*
- * Kind 0 for several ranges: at each level, the tables on the ranges'
- * paths, merged over every run of ranges in ascending order so that a
- * table several ranges share counts once. A reservation never holds more
- * tables than there are positions on its ranges' paths (a table it
- * frees is given back before its position can need another), so this
- * covers any sequence of its maps and unmaps.
- */
-static size_t sw_reserve_cost_ranges(const struct gpuvm_pt *pt,
-				     const struct gpuvm_pt_range *r, size_t n)
-{
-	const struct sw_pt *p = to_sw_const(pt);
-	size_t total = 0;
-
-	for (unsigned int l = 0; l < p->root_level; l++) {
-		unsigned int sh = level_shift(l + 1);
-		uint64_t lo = 0, hi = 0;
-
-		for (size_t i = 0; i < n; i++) {
-			uint64_t a = r[i].addr >> sh;
-			uint64_t b = (r[i].addr + r[i].range - 1) >> sh;
-
-			if (i && a >= lo && a <= hi + 1) {
-				hi = b > hi ? b : hi;
-				continue;
-			}
-			if (i)
-				total = add_sat(total, hi - lo + 1);
-			lo = a;
-			hi = b;
-		}
-		total = add_sat(total, hi - lo + 1);
-	}
-	return total;
 }
 
 static int sw_reserve_ranges_stash(struct gpuvm_pt *pt,
@@ -1068,15 +1063,6 @@ static int sw_translate(const struct gpuvm_pt *pt, uint64_t va, uint64_t *pa,
 	}
 }
 
-static inline void prefetch_entry(const uint64_t *e)
-{
-#if defined(__GNUC__)
-	__builtin_prefetch(e);
-#else
-	(void)e;
-#endif
-}
-
 /*
  * Level by level across the batch, as gpuvm_va_tree_prefetch() does: the
  * entry each address will read at every level, all misses in flight
@@ -1104,7 +1090,7 @@ static void sw_prefetch(const struct gpuvm_pt *pt, const uint64_t *addrs,
 							level)];
 				t[i] = ent_is_table(e) ? ent_table(e) : NULL;
 				if (t[i])
-					prefetch_entry(&t[i]->e[level_index(
+					gpuvm_prefetch(&t[i]->e[level_index(
 						addrs[base + i], level - 1)]);
 			}
 		}

@@ -16,16 +16,6 @@
  * allocator.
  */
 
-/* A hint that @p will be written soon. */
-static inline void prefetch_w(const void *p)
-{
-#if defined(__GNUC__)
-	__builtin_prefetch(p, 1);
-#else
-	(void)p;
-#endif
-}
-
 static struct bind_run *run_of(void *priv)
 {
 	struct bind_run *run = priv;
@@ -170,8 +160,8 @@ static int pt_unmap(struct bind_run *run, uint64_t addr, uint64_t range,
 static inline void prefetch_unlink(const struct gpuva *va)
 {
 	if (va->vm_bo) {
-		prefetch_w(va->gem.entry.next);
-		prefetch_w(va->gem.entry.prev);
+		gpuvm_prefetch_w(va->gem.entry.next);
+		gpuvm_prefetch_w(va->gem.entry.prev);
 	}
 }
 
@@ -341,8 +331,8 @@ static void prefetch_reqs(struct gpuvm_bind_vm *bvm, const struct bind_job *job,
 		keys[n++] = job->reqs[i].addr;
 		/* A map links to the object's list under its gpuva mutex. */
 		if (obj) {
-			prefetch_w(&obj->gpuva);
-			prefetch_w(job->vm_bos[i]);
+			gpuvm_prefetch_w(&obj->gpuva);
+			gpuvm_prefetch_w(job->vm_bos[i]);
 		}
 	}
 	gpuvm_va_tree_prefetch(&bvm->vm->tree, keys, n);
